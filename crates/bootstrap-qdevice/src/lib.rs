@@ -1,0 +1,1 @@
+//! bootstrap-qdevice (phase library).

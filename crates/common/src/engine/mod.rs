@@ -1,0 +1,1 @@
+//! Facts and resources engine (see DESIGN.md "The engine").

@@ -1,0 +1,1 @@
+//! Automation public keys: literal OpenSSH lines and `github:USER` sources.

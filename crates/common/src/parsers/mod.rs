@@ -1,0 +1,1 @@
+//! Pure parsers of command output and Proxmox file formats (unit-tested on real layouts).

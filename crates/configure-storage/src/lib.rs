@@ -1,0 +1,1 @@
+//! configure-storage (phase library).

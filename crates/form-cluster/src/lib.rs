@@ -1,0 +1,1 @@
+//! form-cluster (phase library).

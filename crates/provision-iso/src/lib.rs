@@ -1,0 +1,1 @@
+//! provision-iso (phase library).
