@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# The runbook: every phase in README order, stopping at the first failure with the phase's
+# message and the command that resumes from there.
+#
+#   scripts/runbook.sh --lab                 # rehearse everything on a fresh simulated lab
+#   scripts/runbook.sh -i homelab.toml       # the real homelab (after the nodes are installed)
+#   scripts/runbook.sh --from form-cluster   # resume
+#   scripts/runbook.sh --node pve-node2      # rebuild one node (after reinstalling it)
+#   scripts/runbook.sh --check               # plan only: every phase with --check
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+
+PHASES=(provision-iso bootstrap-node bootstrap-qdevice form-cluster configure-storage drift-check)
+
+usage() {
+  sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'
+  echo "options: --lab | -i/--inventory FILE | --from PHASE | --node NAME (repeatable) | --check | -v"
+  echo "phases:  ${PHASES[*]}"
+}
+
+lab=0; from=""; check=0; inventory="${HOMELAB_INVENTORY:-homelab.toml}"; verbose=()
+node_args=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --lab) lab=1 ;;
+    --from) from=${2:?--from needs a phase}; shift ;;
+    --node) node_args+=(--node "${2:?--node needs a name}"); shift ;;
+    --check) check=1 ;;
+    -i|--inventory) inventory=${2:?-i needs a file}; shift ;;
+    -v|-vv) verbose+=("$1") ;;
+    -h|--help) usage; exit 0 ;;
+    *) echo "runbook: unknown option $1" >&2; usage >&2; exit 1 ;;
+  esac
+  shift
+done
+
+if [ -n "$from" ]; then
+  found=0; for p in "${PHASES[@]}"; do [ "$p" = "$from" ] && found=1; done
+  [ $found = 1 ] || { echo "runbook: unknown phase '$from' (phases: ${PHASES[*]})" >&2; exit 1; }
+fi
+
+step() { printf '\n\033[1m== %s\033[0m\n' "$*" >&2; }
+
+# Build once; the phases are separate binaries of this workspace.
+if [ "$lab" = 1 ] && [ "$(id -u)" -ne 0 ]; then
+  echo "runbook: --lab needs root (network namespaces); run: sudo $0 --lab" >&2; exit 1
+fi
+[ "$lab" = 1 ] && scripts/deps.sh
+step "build"
+cargo build --workspace --quiet
+BIN="$ROOT/target/debug"
+
+if [ "$lab" = 1 ]; then
+  export HOMELAB_LAB_DIR="${HOMELAB_LAB_DIR:-$ROOT/.lab}"
+  if [ -z "$from" ] && "$BIN/lab" status >/dev/null 2>&1; then
+    step "lab: a lab is already running — taking it down for a fresh rehearsal"
+    "$BIN/lab" down
+  fi
+  if ! "$BIN/lab" status >/dev/null 2>&1; then
+    step "lab up"
+    "$BIN/lab" up
+  fi
+  inventory="$HOMELAB_LAB_DIR/homelab.toml"
+  # First-contact secrets of this lab (random per lab); the phases read them by name.
+  # shellcheck disable=SC1091
+  set -a; . "$HOMELAB_LAB_DIR/secrets.env"; set +a
+fi
+export HOMELAB_INVENTORY="$inventory"
+
+common=(-i "$inventory" "${node_args[@]}" "${verbose[@]}")
+[ "$check" = 1 ] && common+=(--check)
+
+run_phase() {
+  local phase=$1; shift
+  step "$phase $*"
+  local rc=0
+  "$BIN/$phase" "$@" "${common[@]}" || rc=$?
+  if [ $rc -eq 2 ] && [ "$check" = 1 ]; then
+    return 0 # --check: changes pending is the expected answer, not a failure
+  fi
+  if [ $rc -ne 0 ]; then
+    echo >&2
+    echo "runbook: phase '$phase' failed (exit $rc). Fix the problem above, then resume with:" >&2
+    local again=("$0"); [ "$lab" = 1 ] && again+=(--lab) || again+=(-i "$inventory")
+    echo "  ${again[*]} --from $phase ${node_args[*]}" >&2
+    exit $rc
+  fi
+}
+
+started=0; [ -z "$from" ] && started=1
+for phase in "${PHASES[@]}"; do
+  [ "$phase" = "$from" ] && started=1
+  [ $started = 1 ] || continue
+  case "$phase" in
+    provision-iso)
+      # On real hardware: `provision-iso serve` (answer server) or `provision-iso prepare` (ISO)
+      # and an install of every node happen here. In the lab the hosts are already "installed",
+      # so we generate and validate the answer files they would have been installed from.
+      out_dir="$(dirname "$inventory")/answers"
+      run_phase provision-iso answer --out "$out_dir"
+      ;;
+    drift-check)
+      [ "$check" = 1 ] && continue # drift-check is read-only already
+      run_phase drift-check
+      ;;
+    *)
+      run_phase "$phase"
+      ;;
+  esac
+done
+
+if [ "$lab" = 1 ] && [ "$check" = 0 ]; then
+  step "cluster status (pve-node1)"
+  "$BIN/lab" exec pve-node1 -- pvecm status || true
+fi
+step "runbook finished"
