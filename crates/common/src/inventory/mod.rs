@@ -5,12 +5,21 @@
 //! semantic rules and locates each problem through a [`SpanIndex`].
 
 mod model;
+pub mod calendar;
 pub mod keys;
+pub mod names;
+pub mod needs;
+pub mod net;
+pub mod pubkey;
 pub mod spans;
 pub mod validate;
+pub mod validate_cmd;
+pub mod zfs_props;
 
 pub use model::*;
+pub use needs::{check_secrets, check_secrets_for, SecretNeed};
 pub use spans::SpanIndex;
+pub use validate_cmd::{run_validate, summary, validate_outcome};
 
 use std::fmt;
 use std::path::{Path, PathBuf};
