@@ -35,12 +35,11 @@ pub const PVE_COROSYNC_CONF: &str = "/etc/pve/corosync.conf";
 /// Exit status our probes use for "not applicable" (no cluster config yet).
 pub const NOT_CLUSTERED: i32 = 100;
 
-/// A public key file, readable even when only the private half exists.
-fn root_key_probe(file: &str) -> String {
-    format!(
-        "k=/root/.ssh/{file}\nif [ ! -s \"$k\" ]; then exit 3; fi\n\
-         if [ -s \"$k.pub\" ]; then cat \"$k.pub\"; else ssh-keygen -y -f \"$k\"; fi\n"
-    )
+/// Root's public key of one kind — the same snippet as the resource's probe, so the facts
+/// and the resource can never disagree.
+fn root_key_probe(kind: crate::resources::KeyKind) -> String {
+    use common::engine::Resource;
+    crate::resources::RootKeyPair { kind }.probe()
 }
 
 /// Guard: run only on a clustered node (else exit [`NOT_CLUSTERED`]).
@@ -54,8 +53,8 @@ pub fn node_probes() -> Vec<(String, String)> {
         (key::HOSTNAME.into(), "hostname\n".into()),
         (key::IP.into(), "ip -j addr show\n".into()),
         (key::HOST_KEY.into(), "cat /etc/ssh/ssh_host_ed25519_key.pub\n".into()),
-        (key::ROOT_ED25519.into(), root_key_probe("id_ed25519")),
-        (key::ROOT_RSA.into(), root_key_probe("id_rsa")),
+        (key::ROOT_ED25519.into(), root_key_probe(crate::resources::KeyKind::Ed25519)),
+        (key::ROOT_RSA.into(), root_key_probe(crate::resources::KeyKind::Rsa)),
         (key::AUTHORIZED_KEYS.into(), format!("cat {ROOT_AUTHORIZED_KEYS} 2>/dev/null || true\n")),
         (key::KNOWN_HOSTS.into(), format!("cat {ROOT_KNOWN_HOSTS} 2>/dev/null || true\n")),
         (key::PVE_CONF.into(), clustered(&format!("cat {PVE_COROSYNC_CONF}"))),

@@ -9,3 +9,9 @@ pub mod pvecm;
 pub mod trust;
 pub mod votes;
 pub mod verify;
+pub mod resources;
+pub mod progress;
+pub mod run;
+pub mod window;
+
+pub use run::{connect, drift, observe_cluster, run, Hosts, Observation, Settings, PHASE};
