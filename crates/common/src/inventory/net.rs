@@ -135,7 +135,7 @@ impl Mac {
             return Err(format!("`{s}` is the all-zero MAC address; copy the NIC's real address (ip link)"));
         }
         if b[0] & 1 == 1 {
-            return Err(format!("`{s}` is a multicast MAC address (lowest bit of the first byte set); a NIC's own address never is — check for a typo"));
+            return Err(format!("`{s}` is a multicast MAC address (lowest bit of the first byte set); a NIC's own address never is — copy it again from `ip link` on that host"));
         }
         Ok(Mac(b))
     }

@@ -77,8 +77,8 @@ impl PublicKey {
         let blob = STANDARD
             .decode(data)
             .or_else(|_| STANDARD_NO_PAD.decode(data))
-            .map_err(|_| format!("the `{kind}` key's data `{}` is not valid base64 — was it cut off when pasting?", truncate(data)))?;
-        check_blob(kind, &blob).map_err(|why| format!("the `{kind}` key is malformed: {why} — was it cut off when pasting?"))?;
+            .map_err(|_| format!("the `{kind}` key's data `{}` is not valid base64 — was it cut off? Paste the whole line from the .pub file", truncate(data)))?;
+        check_blob(kind, &blob).map_err(|why| format!("the `{kind}` key is malformed: {why} — was it cut off? Paste the whole line from the .pub file"))?;
         Ok(PublicKey { kind: kind.to_string(), data: data.to_string(), comment })
     }
 

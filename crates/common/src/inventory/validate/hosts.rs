@@ -189,7 +189,11 @@ fn disks(cx: &mut Ctx, p: &str, who: &str, n: &crate::inventory::Node) {
             Some((l, min)) if !n.install_disks.is_empty() && n.install_disks.len() < *min => {
                 cx.err(
                     &format!("{p}.raid"),
-                    format!("{who}: {fs} {l} needs at least {}, install_disks lists {}", plural(*min, "disk", "disks"), n.install_disks.len()),
+                    format!(
+                        "{who}: {fs} {l} needs at least {}, install_disks lists {}; add disks or choose a level that fits",
+                        plural(*min, "disk", "disks"),
+                        n.install_disks.len()
+                    ),
                 );
             }
             Some(_) => {}
@@ -266,7 +270,7 @@ fn unique_names(cx: &mut Ctx) {
     for (name, path) in hosts {
         if let Some(first) = seen.first_path(name.to_ascii_lowercase(), &path) {
             let line = cx.line(&first);
-            cx.err(&path, format!("host name `{name}` is already used by {first} (line {line}); every host needs its own name"));
+            cx.err(&path, format!("host name `{name}` is already used by {first} (line {line}); give every host its own name"));
         }
     }
 }

@@ -25,7 +25,7 @@ pub(super) fn check(cx: &mut Ctx) {
         if !ORDERINGS.contains(&o.as_str()) {
             cx.err(
                 "install.first_boot_ordering",
-                format!("install.first_boot_ordering `{o}` is not one of {} (the installer's [first-boot] ordering)", ORDERINGS.join(", ")),
+                format!("install.first_boot_ordering `{o}` is not one of {}; use one of them (the installer's [first-boot] ordering)", ORDERINGS.join(", ")),
             );
         }
     }

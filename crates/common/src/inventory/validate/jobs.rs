@@ -37,7 +37,7 @@ fn nfs(cx: &mut Ctx) {
             cx.err(&format!("{p}.id"), format!("storage id `{}` is Proxmox's own node-local storage; choose another id, e.g. nas-{}", s.id, i + 1));
         } else if let Some(first) = ids.first_path(s.id.to_ascii_lowercase(), &format!("{p}.id")) {
             let line = cx.line(&first);
-            cx.err(&format!("{p}.id"), format!("storage id `{}` is already used by {first} (line {line}); storage ids are unique in a cluster", s.id));
+            cx.err(&format!("{p}.id"), format!("storage id `{}` is already used by {first} (line {line}); give each storage its own id", s.id));
         }
         if let Err(e) = names::check_host_or_ip(&s.server) {
             cx.err(&format!("{p}.server"), format!("NFS server `{}` {e}", s.server));
@@ -121,7 +121,7 @@ fn replication(cx: &mut Ctx) {
         let p = format!("replication[{i}]");
         let id = format!("{}-{}", r.guest, r.job);
         if !(100..=MAX_ID).contains(&r.guest) {
-            cx.err(&format!("{p}.guest"), format!("guest {} is not a Proxmox guest id; VM/CT ids are 100..={MAX_ID}", r.guest));
+            cx.err(&format!("{p}.guest"), format!("guest {} is not a Proxmox guest id; use the VM/CT id (100..={MAX_ID})", r.guest));
         }
         if r.job > MAX_ID {
             cx.err(&format!("{p}.job"), format!("job {} is too large; job numbers are 0..={MAX_ID}", r.job));
@@ -156,7 +156,7 @@ fn replication(cx: &mut Ctx) {
                 let line = cx.line(&first);
                 cx.err(
                     &format!("{p}.target"),
-                    format!("guest {} already replicates to {} (line {line}); Proxmox allows one job per guest and target", r.guest, r.target),
+                    format!("guest {} already replicates to {} (line {line}); Proxmox allows one job per guest and target — merge them or remove one", r.guest, r.target),
                 );
             }
         }
@@ -180,7 +180,7 @@ fn backup(cx: &mut Ctx) {
             cx.err(&format!("{p}.id"), e);
         } else if let Some(first) = ids.first_path(b.id.to_ascii_lowercase(), &format!("{p}.id")) {
             let line = cx.line(&first);
-            cx.err(&format!("{p}.id"), format!("backup job id `{}` is already used (line {line}); job ids are unique", b.id));
+            cx.err(&format!("{p}.id"), format!("backup job id `{}` is already used (line {line}); give this job its own id", b.id));
         }
         if b.storage != "local" {
             match inv.storage.nfs.iter().find(|s| s.id == b.storage) {
@@ -222,7 +222,7 @@ fn backup(cx: &mut Ctx) {
             for (j, v) in list.iter().enumerate() {
                 let vp = format!("{p}.{key}[{j}]");
                 if !(100..=MAX_ID).contains(v) {
-                    cx.err(&vp, format!("{v} is not a Proxmox guest id; VM/CT ids are 100..={MAX_ID}"));
+                    cx.err(&vp, format!("{v} is not a Proxmox guest id; use VM/CT ids (100..={MAX_ID})"));
                 } else if seen.first_path(*v, &vp).is_some() {
                     cx.err(&vp, format!("guest {v} is listed twice in {key}"));
                 }
@@ -280,7 +280,12 @@ fn monitoring(cx: &mut Ctx) {
 }
 
 fn node_list(cx: &Ctx) -> String {
-    let names: Vec<&str> = cx.inv.nodes.iter().map(|n| n.name.as_str()).collect();
+    let mut names: Vec<&str> = Vec::new();
+    for n in &cx.inv.nodes {
+        if !names.contains(&n.name.as_str()) {
+            names.push(&n.name);
+        }
+    }
     if names.is_empty() {
         "(no nodes declared)".into()
     } else {

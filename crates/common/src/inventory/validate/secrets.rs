@@ -45,7 +45,7 @@ pub(super) fn first_contact(cx: &mut Ctx, path: &str, fc: &FirstContact, who: &s
     match (fc.method, &fc.password) {
         (FirstContactMethod::Password, None) => cx.err(
             &format!("{path}.method"),
-            format!("{who}: first_contact.method = \"password\" needs first_contact.password = {{ env = \"VAR\" }} naming where the password comes from"),
+            format!("{who}: first_contact.method = \"password\" needs first_contact.password; add password = {{ env = \"VAR\" }} naming where the password comes from"),
         ),
         (FirstContactMethod::Key, Some(_)) => cx.err(
             &format!("{path}.password"),
