@@ -7,6 +7,7 @@
 //! * [`parsers`] — pure parsers of Proxmox / corosync / system command output.
 //! * [`cli`] — the flags every binary shares; [`output`] — logging and report rendering.
 
+pub mod access;
 pub mod baseline;
 pub mod cli;
 pub mod engine;

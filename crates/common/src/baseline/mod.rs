@@ -9,5 +9,6 @@
 //! ([`keys`], [`sshd`], [`text`]); the resources that put them on a host are in [`resources`].
 
 pub mod keys;
+pub mod resources;
 pub mod sshd;
 pub mod text;
