@@ -138,6 +138,9 @@ pub struct PiFacts {
     pub clusters: Vec<QnetdCluster>,
     /// Temporary root key lines still in root's authorized_keys.
     pub open_window_lines: usize,
+    /// What differs from bootstrap-qdevice's "window closed" state (sshd drop-in with
+    /// `PermitRootLogin no`, no temporary keys, no marker); empty = closed.
+    pub window_drift: Vec<String>,
 }
 
 fn get<'a>(o: &'a HashMap<String, Observed>, k: &str) -> Option<&'a Observed> {

@@ -114,6 +114,29 @@ fn node_batch(inv: &Inventory) -> Vec<(String, String)> {
     probes
 }
 
+/// The Pi's probes: facts plus bootstrap-qdevice's "root window closed" resources.
+fn pi_batch(inv: &Inventory) -> Vec<(String, String)> {
+    let mut probes = facts::pi_probes();
+    for r in bootstrap_qdevice::closed_window(inv, None) {
+        probes.push((r.id(), r.probe()));
+    }
+    probes
+}
+
+/// Parse the Pi's observation, evaluating the "window closed" resources.
+fn pi_facts(inv: &Inventory, name: &str, o: &HashMap<String, Observed>) -> PiFacts {
+    let mut f = PiFacts::parse(name, o);
+    for r in bootstrap_qdevice::closed_window(inv, None) {
+        match o.get(&r.id()).map(|x| r.evaluate(x)) {
+            Some(Ok(Status::InState)) => {}
+            Some(Ok(Status::Change { summary, .. })) => f.window_drift.push(format!("{}: {summary}", r.id())),
+            Some(Err(e)) => f.window_drift.push(format!("{}: {e:#}", r.id())),
+            None => {}
+        }
+    }
+    f
+}
+
 /// Observe every node and the Pi in parallel.
 pub fn observe_cluster(inv: &Inventory, hosts: &Hosts) -> Result<Observation> {
     let batch = node_batch(inv);
@@ -126,7 +149,7 @@ pub fn observe_cluster(inv: &Inventory, hosts: &Hosts) -> Result<Observation> {
                 scope.spawn(move || (name.clone(), engine::observe(s, batch)))
             })
             .collect();
-        let pi = hosts.pi.as_ref().map(|s| scope.spawn(move || engine::observe(s, &facts::pi_probes())));
+        let pi = hosts.pi.as_ref().map(|s| scope.spawn(move || engine::observe(s, &pi_batch(inv))));
         let nodes: Vec<_> = handles.into_iter().map(|h| h.join().expect("observe thread panicked")).collect();
         (nodes, pi.map(|h| h.join().expect("observe thread panicked")))
     });
@@ -143,7 +166,7 @@ pub fn observe_cluster(inv: &Inventory, hosts: &Hosts) -> Result<Observation> {
     }
     if let (Some(q), Some(r)) = (&inv.qdevice, pi_result) {
         match r {
-            Ok(o) => obs.pi = Some(PiFacts::parse(&q.name, &o)),
+            Ok(o) => obs.pi = Some(pi_facts(inv, &q.name, &o)),
             Err(e) => obs.pi_error = Some(format!("{}: observation failed: {e:#}", q.name)),
         }
     }
@@ -397,6 +420,15 @@ fn apply(
     Ok(())
 }
 
+/// The window's own resource results on the Pi, prefixed (`open root window: file …`).
+fn record_window(into: &mut HostReport, what: &str, rep: HostReport) {
+    for mut res in rep.results.into_iter().filter(|r| r.outcome != Outcome::Ok) {
+        res.id = format!("{what}: {}", res.id);
+        into.results.push(res);
+    }
+    into.notes.extend(rep.notes);
+}
+
 /// Move a converge report's results (not its counters: the session counts round trips).
 fn merge_results(into: &mut HostReport, rep: HostReport) {
     into.results.extend(rep.results);
@@ -478,7 +510,10 @@ fn run_action(inv: &Inventory, hosts: &Hosts, obs: &Observation, a: &Action, set
         Action::Create { on, command } => create(inv, hosts.node(on), command, settings),
         Action::Join { on, command, .. } => join(inv, hosts, on, command, settings),
         Action::QDeviceRemove { on, .. } => qdevice_remove(hosts.node(on), settings),
-        Action::QDeviceSetup { on, command, .. } => qdevice_setup(inv, hosts, obs, on, command, settings),
+        Action::QDeviceSetup { on, command, .. } => {
+            let pi_name = inv.qdevice.as_ref().map(|q| q.name.clone()).unwrap_or_default();
+            qdevice_setup(inv, hosts, obs, on, command, settings, reports.get(&pi_name))
+        }
         Action::UpdateCerts { on } => {
             let s = hosts.node(on);
             s.exec_root(pvecm::UPDATECERTS, None)
@@ -692,6 +727,7 @@ fn qdevice_setup(
     on: &str,
     command: &str,
     settings: &Settings,
+    pi_report: &mut HostReport,
 ) -> Result<String> {
     let q = inv.qdevice.as_ref().context("no [qdevice] in the inventory")?;
     let pi = hosts
@@ -710,10 +746,11 @@ fn qdevice_setup(
         keys.len(),
         from.join(",")
     ));
-    let w = window::RootWindow::open(pi, &keys, &from)?;
+    let w = window::RootWindow::open(pi, inv, &keys, &from)?;
+    record_window(pi_report, "open root window", w.opened.clone());
     let out = master.exec_root(command, None);
     settings.progress.detail(&format!("closing the root window on {}", q.name));
-    let closed = w.close();
+    let closed = w.close().map(|r| record_window(pi_report, "close root window", r));
     let out = out?;
     if out.status != 0 {
         let tail = out.tail(25);
@@ -746,7 +783,7 @@ fn wait_verified(inv: &Inventory, hosts: &Hosts, settings: &Settings) -> Result<
         let (nodes, pi) = std::thread::scope(|scope| {
             let hs: Vec<_> =
                 hosts.nodes.iter().map(|(n, s)| scope.spawn(move || (n.clone(), cluster_state(s)))).collect();
-            let pi = hosts.pi.as_ref().map(|s| scope.spawn(move || engine::observe(s, &facts::pi_probes())));
+            let pi = hosts.pi.as_ref().map(|s| scope.spawn(move || engine::observe(s, &pi_batch(inv))));
             let nodes: Vec<_> = hs.into_iter().map(|h| h.join().expect("verify thread panicked")).collect();
             (nodes, pi.map(|h| h.join().expect("verify thread panicked")))
         });
@@ -755,7 +792,7 @@ fn wait_verified(inv: &Inventory, hosts: &Hosts, settings: &Settings) -> Result<
             facts.insert(n, f?);
         }
         let pi = match (&inv.qdevice, pi) {
-            (Some(q), Some(Ok(o))) => Some(PiFacts::parse(&q.name, &o)),
+            (Some(q), Some(Ok(o))) => Some(pi_facts(inv, &q.name, &o)),
             _ => None,
         };
         Ok(verify::verify(inv, &facts, pi.as_ref()))

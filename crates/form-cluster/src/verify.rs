@@ -204,15 +204,17 @@ pub fn verify(inv: &Inventory, facts: &BTreeMap<String, NodeFacts>, pi: Option<&
     }
 
     if let (Some(q), Some(p)) = (&inv.qdevice, pi) {
-        if p.open_window_lines > 0 {
+        if p.open_window_lines > 0 || !p.window_drift.is_empty() {
+            let mut what = Vec::new();
+            if p.open_window_lines > 0 {
+                what.push(format!("{} temporary root key(s) in /root/.ssh/authorized_keys", p.open_window_lines));
+            }
+            what.extend(p.window_drift.iter().cloned());
             out.push(Finding::new(
                 &q.name,
                 "root window",
                 Level::Failed,
-                format!(
-                    "{} temporary root key(s) still in /root/.ssh/authorized_keys — close it: bootstrap-qdevice harden",
-                    p.open_window_lines
-                ),
+                format!("open: {} — close it: bootstrap-qdevice harden", what.join("; ")),
             ));
         } else {
             out.push(Finding::new(&q.name, "root window", Level::Ok, "closed"));

@@ -12,67 +12,70 @@
 //!   main thread may be blocked in a remote command on its own sessions), runs the same close
 //!   logic, and only then exits (130 / 143).
 
+use common::engine::HostReport;
+use common::inventory::Inventory;
 use common::ssh::{Session, SshTarget};
 use std::sync::{Mutex, Once};
 
-/// The Pi of the currently open window (None: no window open). The signal thread reads it.
-static OPEN: Mutex<Option<SshTarget>> = Mutex::new(None);
+/// The Pi of the currently open window and the inventory its close logic needs (None: no
+/// window open). The signal thread takes it.
+static OPEN: Mutex<Option<(SshTarget, Inventory)>> = Mutex::new(None);
 static HANDLER: Once = Once::new();
 
-/// Test hook (lab test of the Ctrl-C path): when set to a path, form-cluster creates
-/// `<path>` once the window is open and then waits there until it is signalled (at most 120 s),
-/// so the test can send SIGINT at a known point. Never set in normal use.
+/// Test hook (lab test of the Ctrl-C path): when set to a path, form-cluster writes that file
+/// once the window is open and then waits there (at most 120 s) for a signal, so the test can
+/// send SIGINT at a known point. Never set in normal use.
 pub const HOLD_ENV: &str = "FORM_CLUSTER_TEST_HOLD_WINDOW";
 
-// TODO(bootstrap-qdevice): call bootstrap_qdevice::open_root_window / harden once its
-// library lands; until then the window cannot be opened and QDevice setup reports that.
-fn backend_open(pi: &Session, _keys: &[String], _from: &[String]) -> anyhow::Result<()> {
-    anyhow::bail!("{}: bootstrap-qdevice's open_root_window is not available in this build yet", pi.host())
-}
-
-fn backend_close(_pi: &Session) -> anyhow::Result<()> {
-    Ok(())
+fn backend_close(pi: &Session, inv: &Inventory) -> anyhow::Result<HostReport> {
+    bootstrap_qdevice::harden(pi, inv)
 }
 
 /// An open window; closing it is idempotent.
 pub struct RootWindow<'a> {
     pi: &'a Session,
+    inv: &'a Inventory,
     closed: bool,
+    /// What opening changed on the Pi (for the report).
+    pub opened: HostReport,
 }
 
 impl<'a> RootWindow<'a> {
-    /// Open the window for `keys` (public key lines) from `from` (addresses).
-    pub fn open(pi: &'a Session, keys: &[String], from: &[String]) -> anyhow::Result<RootWindow<'a>> {
+    /// Open the window for `keys` (public key lines) from `from` (addresses) only.
+    pub fn open(pi: &'a Session, inv: &'a Inventory, keys: &[String], from: &[String]) -> anyhow::Result<RootWindow<'a>> {
         install_signal_handler();
         // Registered before opening: a signal during the opening still closes it.
-        *OPEN.lock().unwrap_or_else(|e| e.into_inner()) = Some(pi.target().clone());
-        let mut w = RootWindow { pi, closed: false };
-        if let Err(e) = backend_open(pi, keys, from) {
-            let closed = w.close_inner();
-            return Err(match closed {
-                Ok(()) => e.context(format!("{}: opening the temporary root window failed (closed again)", pi.host())),
-                Err(c) => e.context(format!(
-                    "{}: opening the temporary root window failed, and closing it failed too: {c:#} — \
-                     run `bootstrap-qdevice harden`",
-                    pi.host()
-                )),
-            });
+        *OPEN.lock().unwrap_or_else(|e| e.into_inner()) = Some((pi.target().clone(), inv.clone()));
+        let mut w = RootWindow { pi, inv, closed: false, opened: HostReport::new(pi.host()) };
+        match bootstrap_qdevice::open_root_window(pi, inv, keys, from, "form-cluster (pvecm qdevice setup)") {
+            Ok(r) => w.opened = r,
+            Err(e) => {
+                let closed = w.close_inner();
+                return Err(match closed {
+                    Ok(_) => e.context(format!("{}: opening the temporary root window failed (closed again)", pi.host())),
+                    Err(c) => e.context(format!(
+                        "{}: opening the temporary root window failed, and closing it failed too: {c:#} — \
+                         run `bootstrap-qdevice harden`",
+                        pi.host()
+                    )),
+                });
+            }
         }
         hold_for_tests();
         Ok(w)
     }
 
-    /// Close now and report the result.
-    pub fn close(mut self) -> anyhow::Result<()> {
+    /// Close now; the report of what closing changed.
+    pub fn close(mut self) -> anyhow::Result<HostReport> {
         self.close_inner()
     }
 
-    fn close_inner(&mut self) -> anyhow::Result<()> {
+    fn close_inner(&mut self) -> anyhow::Result<HostReport> {
         if self.closed {
-            return Ok(());
+            return Ok(HostReport::new(self.pi.host()));
         }
         self.closed = true;
-        let r = backend_close(self.pi);
+        let r = backend_close(self.pi, self.inv);
         if r.is_ok() {
             *OPEN.lock().unwrap_or_else(|e| e.into_inner()) = None;
         }
@@ -108,10 +111,10 @@ fn install_signal_handler() {
             if let Some(sig) = signals.forever().next() {
                 let code = 128 + sig;
                 let target = OPEN.lock().unwrap_or_else(|e| e.into_inner()).take();
-                if let Some(t) = target {
+                if let Some((t, inv)) = target {
                     eprintln!("\nform-cluster: interrupted — closing the temporary root window on {} first", t.name);
-                    match Session::connect(&t).map_err(anyhow::Error::from).and_then(|s| backend_close(&s)) {
-                        Ok(()) => eprintln!("form-cluster: root window on {} closed", t.name),
+                    match Session::connect(&t).map_err(anyhow::Error::from).and_then(|s| backend_close(&s, &inv)) {
+                        Ok(_) => eprintln!("form-cluster: root window on {} closed", t.name),
                         Err(e) => eprintln!(
                             "form-cluster: closing the root window on {} FAILED: {e:#}\n\
                              form-cluster: close it now with: bootstrap-qdevice harden",
