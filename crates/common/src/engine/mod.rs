@@ -1,1 +1,108 @@
 //! Facts and resources engine (see DESIGN.md "The engine").
+//!
+//! Learnt from pyinfra: *what is* (a probe: shell snippet + pure parser) apart from *what to
+//! do* (apply). A phase describes its desired state as a list of [`Resource`]s and hands it to
+//! [`converge`]:
+//!
+//! 1. **observe** — every resource's [`Resource::probe`] runs in ONE batched `sh -s` as root
+//!    ([`observe`]); sections are split apart by a random marker, each with its exit status;
+//! 2. **evaluate** — [`Resource::evaluate`] (pure, unit-tested on sample output) says
+//!    [`Status::InState`] or [`Status::Change`] with a one-line summary and a readable diff;
+//! 3. [`Mode::Check`] stops here (`would change`); [`Mode::Apply`] runs [`Resource::apply`]
+//!    for each change in order, then handlers ([`Resource::notified_by`] / [`Resource::on_notify`]),
+//!    then re-observes the changed resources in one more round trip and requires `InState`.
+//!
+//! ```no_run
+//! use common::engine::{self, resources::{File, Directory}, Mode, Resource, RunReport};
+//! # fn demo(targets: Vec<common::ssh::SshTarget>) {
+//! let reports = engine::for_each_host(&targets, |t| {
+//!     engine::with_session(t, |s| {
+//!         let want: Vec<Box<dyn Resource>> = vec![
+//!             Box::new(Directory::new("/etc/homelab", 0o755)),
+//!             Box::new(File::new("/etc/homelab/motd", "hello\n", 0o644)),
+//!         ];
+//!         engine::converge(s, &want, Mode::Apply)
+//!     })
+//! });
+//! let run = RunReport::new("bootstrap-node", reports);
+//! print!("{}", run.render_human(0));
+//! std::process::exit(run.exit_code(Mode::Apply));
+//! # }
+//! ```
+//!
+//! Steps that are not resources (`pvecm add`) go into the same [`HostReport`] with
+//! [`HostReport::push`]; reports of several steps combine with [`HostReport::merge`].
+
+mod converge;
+mod hosts;
+pub mod observe;
+mod report;
+pub mod resources;
+
+pub use converge::converge;
+pub use hosts::{for_each_host, with_session};
+pub use observe::{observe, observe_list, Observed};
+pub use report::{HostReport, Outcome, ResourceResult, RunReport};
+
+use crate::ssh::Session;
+
+/// Whether to change anything.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Apply changes and verify them.
+    Apply,
+    /// `--check`: report what would change, change nothing.
+    Check,
+}
+
+impl Mode {
+    /// `--check` → Check, else Apply.
+    pub fn from_check_flag(check: bool) -> Self {
+        if check {
+            Mode::Check
+        } else {
+            Mode::Apply
+        }
+    }
+}
+
+/// A resource's verdict on what it observed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Status {
+    InState,
+    /// `summary`: one line ("content differs", "mode 0644 → 0600", "create");
+    /// `diff`: optional multi-line detail (a unified diff), never secret content.
+    Change { summary: String, diff: Option<String> },
+}
+
+impl Status {
+    pub fn change(summary: impl Into<String>) -> Self {
+        Status::Change { summary: summary.into(), diff: None }
+    }
+    pub fn change_with_diff(summary: impl Into<String>, diff: Option<String>) -> Self {
+        Status::Change { summary: summary.into(), diff }
+    }
+}
+
+/// One piece of desired state on a host.
+pub trait Resource: Send + Sync {
+    /// Stable, human id, e.g. `file /etc/sudoers.d/homelab`; handlers refer to it.
+    fn id(&self) -> String;
+    /// POSIX sh snippet run as root inside the batched observation (stdin is /dev/null; it
+    /// may `exit`). Keep it cheap and robust to absent files.
+    fn probe(&self) -> String;
+    /// Pure: what the probe printed → in state or the change needed. An `Err` means the
+    /// situation cannot be handled automatically (e.g. a directory where a file should be).
+    fn evaluate(&self, observed: &Observed) -> anyhow::Result<Status>;
+    /// Make it so: few commands, idempotent (it may run on a host that changed meanwhile).
+    fn apply(&self, session: &Session) -> anyhow::Result<()>;
+    /// Handler semantics: ids of resources whose change in this run must trigger
+    /// [`Resource::on_notify`] (apt-get update after a sources file, sshd reload after a drop-in).
+    fn notified_by(&self) -> Vec<String> {
+        Vec::new()
+    }
+    /// What runs when notified while otherwise in state. Default: [`Resource::apply`].
+    fn on_notify(&self, session: &Session) -> anyhow::Result<()> {
+        self.apply(session)
+    }
+}

@@ -1,0 +1,229 @@
+//! The operations phases use on a [`Session`]: exec (as the login user or as root), scripts,
+//! atomic uploads and file reads. Each is exactly one remote round trip.
+
+use super::error::SshError;
+use super::session::Session;
+use super::shell::quote;
+use anyhow::{bail, Context};
+
+/// What a remote command returned (output decoded lossily as UTF-8).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Output {
+    pub status: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Output {
+    pub fn success(&self) -> bool {
+        self.status == 0
+    }
+
+    /// Last `n` lines of stderr (or stdout when stderr is empty), for error messages.
+    pub fn tail(&self, n: usize) -> String {
+        let text = if self.stderr.trim().is_empty() { &self.stdout } else { &self.stderr };
+        let lines: Vec<&str> = text.trim_end().lines().collect();
+        lines[lines.len().saturating_sub(n)..].join("\n")
+    }
+}
+
+/// An atomic upload: see [`Session::upload`].
+#[derive(Debug, Clone, Copy)]
+pub struct Upload<'a> {
+    pub path: &'a str,
+    pub content: &'a [u8],
+    pub mode: u32,
+    pub owner: &'a str,
+    pub group: &'a str,
+    /// Validation command run on the temp file before it replaces `path`; `{}` is replaced
+    /// by the temp path, e.g. `visudo -cf {}` or `sshd -t -f {}`.
+    pub validate: Option<&'a str>,
+}
+
+/// Exit status the upload script uses for "the validator rejected the file".
+const VALIDATION_FAILED: i32 = 65;
+/// Exit status of the read script for "no such file".
+const ABSENT: i32 = 44;
+
+impl Session {
+    /// One remote command as the login user; `stdin` bytes optional (secrets go here, never
+    /// into `command`). Counts one round trip. A non-zero exit is *not* an error here: look
+    /// at `status`, or pass the output to [`Session::check`].
+    pub fn exec(&self, command: &str, stdin: Option<&[u8]>) -> Result<Output, SshError> {
+        let raw = self.run_raw(command, stdin)?;
+        Ok(Output {
+            status: raw.status,
+            stdout: String::from_utf8_lossy(&raw.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&raw.stderr).into_owned(),
+        })
+    }
+
+    /// Whether commands need `sudo -n` (the login user is not root).
+    pub fn needs_sudo(&self) -> bool {
+        self.target().user != "root"
+    }
+
+    /// `command` wrapped so that it runs as root.
+    fn as_root(&self, command: &str) -> String {
+        if self.needs_sudo() {
+            format!("sudo -n -- sh -c {}", quote(command))
+        } else {
+            command.to_string()
+        }
+    }
+
+    /// Turn sudo's own refusal into [`SshError::SudoPassword`].
+    fn sudo_refusal(&self, status: i32, stderr: &[u8]) -> Result<(), SshError> {
+        if !self.needs_sudo() || status != 1 {
+            return Ok(());
+        }
+        let text = String::from_utf8_lossy(stderr);
+        let refusal = text.lines().find(|l| {
+            l.starts_with("sudo:")
+                && (l.contains("password is required")
+                    || l.contains("terminal is required")
+                    || l.contains("not in the sudoers")
+                    || l.contains("not allowed to"))
+        });
+        match refusal {
+            Some(line) => Err(SshError::SudoPassword {
+                host: self.host().to_string(),
+                user: self.target().user.clone(),
+                detail: line.trim().to_string(),
+            }),
+            None if text.trim_start().starts_with("sudo: command not found") || text.contains("sudo: not found") => {
+                Err(SshError::SudoPassword {
+                    host: self.host().to_string(),
+                    user: self.target().user.clone(),
+                    detail: "sudo is not installed".into(),
+                })
+            }
+            None => Ok(()),
+        }
+    }
+
+    fn run_root_raw(&self, command: &str, stdin: Option<&[u8]>) -> Result<super::channel::RawOutput, SshError> {
+        let raw = self.run_raw(command, stdin)?;
+        self.sudo_refusal(raw.status, &raw.stderr)?;
+        Ok(raw)
+    }
+
+    /// Like [`Session::exec`] but as root: prefixed with `sudo -n` when the login user is not
+    /// root. sudo asking for a password is a clear [`SshError::SudoPassword`].
+    pub fn exec_root(&self, command: &str, stdin: Option<&[u8]>) -> Result<Output, SshError> {
+        let raw = self.run_root_raw(&self.as_root(command), stdin)?;
+        Ok(Output {
+            status: raw.status,
+            stdout: String::from_utf8_lossy(&raw.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&raw.stderr).into_owned(),
+        })
+    }
+
+    /// Run a POSIX shell script as root via `sh -s`: the script travels on stdin, so nothing
+    /// in it (paths, values, secrets) shows up in a process list.
+    pub fn script_root(&self, script: &str) -> Result<Output, SshError> {
+        let command = if self.needs_sudo() { "sudo -n -- sh -s" } else { "sh -s" };
+        let raw = self.run_root_raw(command, Some(script.as_bytes()))?;
+        Ok(Output {
+            status: raw.status,
+            stdout: String::from_utf8_lossy(&raw.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&raw.stderr).into_owned(),
+        })
+    }
+
+    /// Non-zero exit → an error naming host, step and the tail of stderr.
+    pub fn check(&self, step: &str, out: Output) -> anyhow::Result<Output> {
+        if out.success() {
+            return Ok(out);
+        }
+        bail!("{}: {step} failed (exit {}): {}", self.host(), out.status, crate::secret::redact(&out.tail(20)))
+    }
+
+    /// Atomic upload as root, one round trip: a temp file in the target's directory
+    /// (`mktemp`), content via stdin, chown/chmod, optional validation of the temp file, then
+    /// `mv -f` over the target. On any failure the temp file is removed and the target is
+    /// untouched; a validation failure's error contains the validator's output.
+    pub fn upload(&self, spec: &Upload) -> anyhow::Result<()> {
+        let script = upload_script(spec)?;
+        let out = self.exec_root(&script, Some(spec.content))?;
+        match out.status {
+            0 => Ok(()),
+            VALIDATION_FAILED => bail!(
+                "{}: {} was not changed: validation (`{}`) rejected the new content:\n{}",
+                self.host(),
+                spec.path,
+                spec.validate.unwrap_or(""),
+                out.tail(30)
+            ),
+            n => bail!("{}: uploading {} failed (exit {n}): {}", self.host(), spec.path, out.tail(20)),
+        }
+    }
+
+    /// Content of a remote file, read as root; `None` if it does not exist.
+    pub fn read_file(&self, path: &str) -> anyhow::Result<Option<Vec<u8>>> {
+        let p = quote(path);
+        let script = format!("if [ ! -e {p} ] && [ ! -L {p} ]; then exit {ABSENT}; fi; exec cat -- {p}");
+        let raw = self.run_root_raw(&self.as_root(&script), None)?;
+        match raw.status {
+            0 => Ok(Some(raw.stdout)),
+            ABSENT => Ok(None),
+            n => bail!("{}: reading {path} failed (exit {n}): {}", self.host(), String::from_utf8_lossy(&raw.stderr).trim()),
+        }
+    }
+}
+
+/// The upload as one POSIX sh script (runs as root; content arrives on stdin).
+fn upload_script(spec: &Upload) -> anyhow::Result<String> {
+    if !spec.path.starts_with('/') || spec.path.ends_with('/') {
+        bail!("upload target must be an absolute file path, got {:?}", spec.path);
+    }
+    let (dir, name) = spec.path.rsplit_once('/').context("path has no directory")?;
+    let dir = if dir.is_empty() { "/" } else { dir };
+    let template = format!("{}/.{name}.hiac.XXXXXX", dir.trim_end_matches('/'));
+    let mut s = String::new();
+    s.push_str("set -e\n");
+    s.push_str(&format!("t=$(mktemp {})\n", quote(&template)));
+    s.push_str("trap 'rm -f \"$t\"' EXIT\n");
+    s.push_str("cat > \"$t\"\n");
+    s.push_str(&format!("chown {} \"$t\"\n", quote(&format!("{}:{}", spec.owner, spec.group))));
+    s.push_str(&format!("chmod {:o} \"$t\"\n", spec.mode & 0o7777));
+    if let Some(v) = spec.validate {
+        let cmd = v.replace("{}", "\"$t\"");
+        s.push_str(&format!(
+            "if ! v_out=$( {cmd} 2>&1 ); then printf '%s\\n' \"$v_out\" >&2; exit {VALIDATION_FAILED}; fi\n"
+        ));
+    }
+    s.push_str(&format!("mv -f \"$t\" {}\n", quote(spec.path)));
+    Ok(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn upload_script_quotes_and_validates() {
+        let s = upload_script(&Upload {
+            path: "/etc/sudoers.d/home lab",
+            content: b"x",
+            mode: 0o440,
+            owner: "root",
+            group: "root",
+            validate: Some("visudo -cf {}"),
+        })
+        .unwrap();
+        assert!(s.contains("mktemp '/etc/sudoers.d/.home lab.hiac.XXXXXX'"), "{s}");
+        assert!(s.contains("chmod 440 \"$t\""), "{s}");
+        assert!(s.contains("visudo -cf \"$t\""), "{s}");
+        assert!(s.contains("mv -f \"$t\" '/etc/sudoers.d/home lab'"), "{s}");
+        assert!(upload_script(&Upload { path: "relative", ..Upload { path: "", content: b"", mode: 0, owner: "", group: "", validate: None } }).is_err());
+    }
+
+    #[test]
+    fn tail_prefers_stderr() {
+        let o = Output { status: 1, stdout: "a\nb\n".into(), stderr: "x\ny\nz\n".into() };
+        assert_eq!(o.tail(2), "y\nz");
+        let o = Output { status: 1, stdout: "a\nb\n".into(), stderr: " \n".into() };
+        assert_eq!(o.tail(1), "b");
+    }
+}
