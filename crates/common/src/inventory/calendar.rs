@@ -80,6 +80,9 @@ fn check_inner(s: &str) -> Result<(), String> {
         rest = &rest[1..];
     }
     if let Some(extra) = rest.first() {
+        if AM_PM.contains(&extra.to_ascii_lowercase().as_str()) {
+            return Err(format!("`{extra}`: {TWENTY_FOUR}"));
+        }
         if extra.starts_with(|c: char| c.is_ascii_alphabetic()) {
             return Err(format!("`{extra}`: weekdays come first (e.g. `sun 02:00`)"));
         }
@@ -204,7 +207,14 @@ fn check_step(s: &str, what: &str, max: u32) -> Result<(), String> {
     Ok(())
 }
 
+const AM_PM: &[&str] = &["am", "pm", "a.m.", "p.m."];
+const TWENTY_FOUR: &str = "times are 24-hour without am/pm (02:00, 14:30)";
+
 fn number(s: &str, what: &str, min: u32, max: u32) -> Result<u32, String> {
+    let lower = s.to_ascii_lowercase();
+    if AM_PM.iter().any(|x| lower.ends_with(x)) {
+        return Err(format!("{what} `{s}`: {TWENTY_FOUR}"));
+    }
     if s.is_empty() || !s.chars().all(|c| c.is_ascii_digit()) {
         return Err(format!("{what} `{s}` is not a number"));
     }
@@ -261,6 +271,8 @@ mod tests {
             ("1,,2", "empty entry"),
             ("UTC", "alone"),
             ("1:b", "minute `b` is not a number"),
+            ("sun 2am", "24-hour"),
+            ("sun 2:00 pm", "24-hour"),
             ("a:b", "`a:b` is not a weekday"),
             ("2-3 4-5", "only one date"),
         ] {

@@ -7,16 +7,16 @@
 /// One DNS label: 1..=63 of `[A-Za-z0-9-]`, not starting or ending with `-` (RFC 1123).
 pub fn check_dns_label(s: &str) -> Result<(), String> {
     if s.is_empty() {
-        return Err("is empty".into());
+        return Err("is empty; give a name".into());
     }
     if s.len() > 63 {
-        return Err(format!("`{s}` is {} characters; a DNS label has at most 63", s.len()));
+        return Err(format!("`{s}` is {} characters; shorten it to at most 63 (a DNS label)", s.len()));
     }
     if let Some(c) = s.chars().find(|c| !(c.is_ascii_alphanumeric() || *c == '-')) {
-        return Err(format!("`{s}` contains `{c}`; only letters, digits and `-` are allowed"));
+        return Err(format!("`{s}` contains `{c}`; use only letters, digits and `-`"));
     }
     if s.starts_with('-') || s.ends_with('-') {
-        return Err(format!("`{s}` starts or ends with `-`"));
+        return Err(format!("`{s}` starts or ends with `-`; remove that `-`"));
     }
     Ok(())
 }
@@ -33,7 +33,7 @@ pub fn check_dns_name(s: &str) -> Result<(), String> {
         if label.is_empty() {
             return Err(format!("`{s}` has an empty label (a leading, trailing or doubled `.`)"));
         }
-        check_dns_label(label).map_err(|e| format!("in `{s}`: {e}"))?;
+        check_dns_label(label).map_err(|e| if label == s { e } else { format!("in `{s}`: {e}") })?;
     }
     Ok(())
 }
@@ -192,7 +192,7 @@ pub fn check_package_name(s: &str) -> Result<(), String> {
         Ok(())
     } else {
         Err(format!(
-            "`{s}` is not a Debian package name: lower-case letters, digits, `+`, `-`, `.`, at least 2 characters (no versions or spaces)"
+            "`{s}` is not a Debian package name; use the exact lower-case name without version or spaces, e.g. qemu-guest-agent"
         ))
     }
 }
@@ -250,7 +250,7 @@ pub fn check_http_url(s: &str) -> Result<(), String> {
     }
     let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
     if authority.contains('@') {
-        return Err(format!("`{s}` contains credentials (`user@`); put secrets in install.token, never in the URL"));
+        return Err(format!("`{s}` contains credentials (`user@`); remove them — secrets belong in install.token, never in the URL"));
     }
     let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
         match v6.split_once(']') {

@@ -15,7 +15,7 @@ fn cluster(cx: &mut Ctx) {
     if let Err(e) = names::check_cluster_name(&c.name) {
         cx.err(
             "cluster.name",
-            format!("cluster.name {e}; use a short name of letters, digits and `-` (e.g. homelab) — it cannot be changed after `pvecm create`"),
+            format!("cluster.name {e} (e.g. homelab); choose with care, it cannot be changed after `pvecm create`"),
         );
     }
     if let Err(e) = names::check_dns_name(&c.domain) {
@@ -25,7 +25,7 @@ fn cluster(cx: &mut Ctx) {
     }
 }
 
-/// The place where a key source was first given, to name duplicates.
+/// What makes two `automation.keys` entries the same (comments and GitHub login case aside).
 #[derive(PartialEq)]
 enum KeyId {
     Key(String, String),

@@ -131,7 +131,7 @@ fn nodes(cx: &mut Ctx) {
             }
         }
         if n.mgmt_nic.is_some() && n.mgmt_nic == n.prod_nic {
-            cx.err(&format!("{p}.prod_nic"), format!("{who}: prod_nic is the same NIC as mgmt_nic; the two networks need two NICs"));
+            cx.err(&format!("{p}.prod_nic"), format!("{who}: prod_nic is the same NIC as mgmt_nic; the two networks need two NICs — set prod_nic to the prod network's NIC"));
         }
         disks(cx, &p, &who, n);
         if n.manage_bridges {
@@ -168,7 +168,7 @@ fn disks(cx: &mut Ctx, p: &str, who: &str, n: &crate::inventory::Node) {
             cx.err(&dp, format!("{who} install disk `{d}` must be a device name such as sda or nvme0n1 (no spaces)"));
         } else if let Some(first) = seen.first_path(d.trim_start_matches("/dev/").to_string(), &dp) {
             let line = cx.line(&first);
-            cx.err(&dp, format!("{who} install disk `{d}` is listed twice (first on line {line}); the installer refuses duplicate disks"));
+            cx.err(&dp, format!("{who} install disk `{d}` is listed twice (first on line {line}); the installer refuses duplicate disks — remove one"));
         }
     }
     let levels: &[(&str, usize)] = match n.filesystem {
@@ -185,6 +185,12 @@ fn disks(cx: &mut Ctx, p: &str, who: &str, n: &crate::inventory::Node) {
             None => {
                 let names: Vec<&str> = levels.iter().map(|(l, _)| *l).collect();
                 cx.err(&format!("{p}.raid"), format!("{who}: raid `{r}` is not a {fs} level; use one of {}", names.join(", ")));
+            }
+            Some((l, _)) if *l == "raid10" && n.install_disks.len() % 2 == 1 => {
+                cx.err(
+                    &format!("{p}.raid"),
+                    format!("{who}: {fs} raid10 stripes over mirrored pairs and needs an even number of disks, install_disks lists {}; add or remove one", n.install_disks.len()),
+                );
             }
             Some((l, min)) if !n.install_disks.is_empty() && n.install_disks.len() < *min => {
                 cx.err(
@@ -242,7 +248,7 @@ fn qdevice(cx: &mut Ctx) {
         cx.err(
             "qdevice.algorithm",
             format!(
-                "a QDevice with an odd number of nodes ({n}) breaks quorum with the default algorithm ffsplit (it adds a vote that can make a tie; pvecm qdevice setup refuses it) — add or remove a node, remove [qdevice], or set qdevice.algorithm = \"lms\" if you really want it"
+                "a QDevice with an odd number of nodes ({n}): the default algorithm ffsplit is only for even node counts and `pvecm qdevice setup` refuses it (\"Clusters with an odd node count are not officially supported!\") — add or remove a node, remove [qdevice], or set qdevice.algorithm = \"lms\" to set it up anyway (with --force)"
             ),
         );
     }

@@ -18,7 +18,7 @@ pub(super) fn check(cx: &mut Ctx) {
     }
     if let Some(url) = &i.answer_url {
         if let Err(e) = names::check_http_url(url) {
-            cx.err("install.answer_url", format!("install.answer_url {e}; it is the answer server's URL as the installer reaches it"));
+            cx.err("install.answer_url", format!("install.answer_url (the answer server's URL as the installer reaches it): {e}"));
         }
     }
     if let Some(o) = &i.first_boot_ordering {

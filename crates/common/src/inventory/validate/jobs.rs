@@ -40,7 +40,7 @@ fn nfs(cx: &mut Ctx) {
             cx.err(&format!("{p}.id"), format!("storage id `{}` is already used by {first} (line {line}); give each storage its own id", s.id));
         }
         if let Err(e) = names::check_host_or_ip(&s.server) {
-            cx.err(&format!("{p}.server"), format!("NFS server `{}` {e}", s.server));
+            cx.err(&format!("{p}.server"), format!("NFS server `{}` {e}; write the NAS's IP address or DNS name", s.server));
         }
         if !s.export.starts_with('/') || s.export.contains(char::is_whitespace) {
             cx.err(&format!("{p}.export"), format!("export `{}` must be the absolute path the NAS exports, e.g. /volume1/backups/proxmox", s.export));
@@ -98,7 +98,7 @@ fn zfs(cx: &mut Ctx) {
         } else if !any_zfs && (z.dataset == "rpool" || z.dataset.starts_with("rpool/")) {
             cx.err(
                 &format!("{p}.dataset"),
-                format!("`{}` is on rpool, which only exists on nodes installed with filesystem = \"zfs\", and no node is", z.dataset),
+                format!("`{}` is on rpool, which only exists on nodes installed with filesystem = \"zfs\", and no node is; remove this [[zfs]] entry or install with ZFS", z.dataset),
             );
         }
         if z.properties.is_empty() {
@@ -124,7 +124,7 @@ fn replication(cx: &mut Ctx) {
             cx.err(&format!("{p}.guest"), format!("guest {} is not a Proxmox guest id; use the VM/CT id (100..={MAX_ID})", r.guest));
         }
         if r.job > MAX_ID {
-            cx.err(&format!("{p}.job"), format!("job {} is too large; job numbers are 0..={MAX_ID}", r.job));
+            cx.err(&format!("{p}.job"), format!("job {} is too large; use a job number 0..={MAX_ID}", r.job));
         }
         if let Some(first) = ids.first_path((r.guest, r.job), &p) {
             let line = cx.line(&first);
@@ -224,7 +224,7 @@ fn backup(cx: &mut Ctx) {
                 if !(100..=MAX_ID).contains(v) {
                     cx.err(&vp, format!("{v} is not a Proxmox guest id; use VM/CT ids (100..={MAX_ID})"));
                 } else if seen.first_path(*v, &vp).is_some() {
-                    cx.err(&vp, format!("guest {v} is listed twice in {key}"));
+                    cx.err(&vp, format!("guest {v} is listed twice in {key}; remove one"));
                 }
             }
         }
