@@ -1,1 +1,4 @@
-fn main() { eprintln!("not implemented yet"); std::process::exit(1) }
+//! `provision-iso`: answer files, installer ISO, answer server and host-key capture.
+fn main() {
+    std::process::exit(provision_iso::cli::main());
+}

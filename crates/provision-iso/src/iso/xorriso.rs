@@ -1,0 +1,126 @@
+//! Thin wrapper around the `xorriso` binary, used the way `proxmox-auto-install-assistant`
+//! uses it (auto-install.md §5.1, §5.4).
+
+use anyhow::{bail, Context, Result};
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+pub struct Xorriso {
+    bin: PathBuf,
+}
+
+/// Find an executable on PATH.
+fn which(name: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH")?
+        .to_str()?
+        .split(':')
+        .map(|d| Path::new(d).join(name))
+        .find(|p| p.is_file())
+}
+
+impl Xorriso {
+    /// `$HOMELAB_XORRISO` or `xorriso` on PATH.
+    pub fn find() -> Result<Self> {
+        if let Some(p) = std::env::var_os("HOMELAB_XORRISO") {
+            let bin = PathBuf::from(p);
+            if bin.is_file() {
+                return Ok(Xorriso { bin });
+            }
+            bail!("HOMELAB_XORRISO={} is not a file", bin.display());
+        }
+        match which("xorriso") {
+            Some(bin) => Ok(Xorriso { bin }),
+            // The assistant's message, plus the Debian package to install.
+            None => bail!("Could not find the 'xorriso' binary. Please install it: apt-get install xorriso"),
+        }
+    }
+
+    fn run(&self, args: &[OsString], what: &str) -> Result<std::process::Output> {
+        log::debug!("xorriso {}", args.iter().map(|a| a.to_string_lossy()).collect::<Vec<_>>().join(" "));
+        let out = Command::new(&self.bin)
+            .args(args)
+            .output()
+            .with_context(|| format!("running {} ({what})", self.bin.display()))?;
+        Ok(out)
+    }
+
+    fn run_ok(&self, args: &[OsString], what: &str) -> Result<String> {
+        let out = self.run(args, what)?;
+        if !out.status.success() {
+            let err = String::from_utf8_lossy(&out.stderr);
+            let tail: Vec<&str> = err.lines().filter(|l| !l.contains(": UPDATE :")).collect();
+            bail!("xorriso failed while {what} ({}):\n{}", out.status, tail[tail.len().saturating_sub(12)..].join("\n"));
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    /// Does the ISO contain `path`? (`-find` on a read-only `-indev`; the assistant uses
+    /// `-dev`, which would open the input for writing.)
+    pub fn contains(&self, iso: &Path, path: &str) -> Result<bool> {
+        let out = self.run(&args(&["-indev".as_ref(), iso.as_os_str(), "-find".as_ref(), path.as_ref()]), "reading the ISO")?;
+        if out.status.success() {
+            return Ok(true);
+        }
+        let err = String::from_utf8_lossy(&out.stderr);
+        if err.contains("Cannot find path") {
+            return Ok(false);
+        }
+        bail!("xorriso cannot read {}: {}", iso.display(), err.lines().filter(|l| l.contains("FAILURE") || l.contains("SORRY")).collect::<Vec<_>>().join("; "))
+    }
+
+    /// The `-volume_date uuid` value GRUB uses as the ISO's filesystem UUID (§5.4).
+    pub fn volume_uuid(&self, iso: &Path) -> Result<String> {
+        let out = self.report_system_area(iso)?;
+        out.lines()
+            .find(|l| l.starts_with("-volume_date uuid"))
+            .and_then(|l| l.split_whitespace().last())
+            .map(|t| t.replace('\'', ""))
+            .with_context(|| format!("{} has no volume date uuid (-report_system_area cmd)", iso.display()))
+    }
+
+    pub fn report_system_area(&self, iso: &Path) -> Result<String> {
+        self.run_ok(&args(&["-indev".as_ref(), iso.as_os_str(), "-report_system_area".as_ref(), "cmd".as_ref()]), "reading the system area")
+    }
+
+    pub fn report_el_torito(&self, iso: &Path) -> Result<String> {
+        self.run_ok(&args(&["-indev".as_ref(), iso.as_os_str(), "-report_el_torito".as_ref(), "plain".as_ref()]), "reading the El Torito boot records")
+    }
+
+    /// Add files to the image in place, keeping boot images and the volume UUID (§5.4). One
+    /// invocation maps all files: the result equals the assistant's one-call-per-file
+    /// sequence (same boot records), but the image is appended to once instead of N times.
+    pub fn inject(&self, iso: &Path, uuid: &str, files: &[(PathBuf, String)]) -> Result<()> {
+        let mut a: Vec<OsString> = args(&[
+            "-boot_image".as_ref(),
+            "any".as_ref(),
+            "keep".as_ref(),
+            "-volume_date".as_ref(),
+            "uuid".as_ref(),
+            uuid.as_ref(),
+            "-dev".as_ref(),
+            iso.as_os_str(),
+        ]);
+        for (host, iso_path) in files {
+            a.push("-map".into());
+            a.push(host.into());
+            a.push(iso_path.into());
+        }
+        self.run_ok(&a, "adding files to the ISO").map(|_| ())
+    }
+
+    /// Extract files (`-osirrox on -indev ISO -extract PATH OUT`, §5.4), all in one run.
+    pub fn extract(&self, iso: &Path, files: &[(String, PathBuf)]) -> Result<()> {
+        let mut a: Vec<OsString> = args(&["-osirrox".as_ref(), "on".as_ref(), "-indev".as_ref(), iso.as_os_str()]);
+        for (iso_path, out) in files {
+            a.push("-extract".into());
+            a.push(iso_path.into());
+            a.push(out.into());
+        }
+        self.run_ok(&a, "extracting files from the ISO").map(|_| ())
+    }
+}
+
+fn args(a: &[&std::ffi::OsStr]) -> Vec<OsString> {
+    a.iter().map(|s| s.to_os_string()).collect()
+}
