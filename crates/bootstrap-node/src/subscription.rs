@@ -40,9 +40,10 @@ pub fn patch(js: &str) -> State {
     }
     let Some(at) = js.find(NEEDLE) else { return State::NotApplicable };
     let end = at + NEEDLE.len();
-    // The condition must close right after the needle, and its `if (` must be close before it
-    // (a few hundred bytes: `res === null || res === undefined || !res || res\n\t\t\t`).
-    if !js[end..].starts_with(')') {
+    // The condition must close right after the needle (whitespace allowed: PVE 9's prettier
+    // layout puts `)` on its own line), and its `if (` must be close before it (a few hundred
+    // bytes: `res === null || res === undefined || !res || res` on one or several lines).
+    if !js[end..].trim_start().starts_with(')') {
         return State::NotApplicable;
     }
     let window_start = at.saturating_sub(300);
@@ -73,6 +74,19 @@ mod tests {
         assert_eq!(patch(&out), State::Patched);
         assert_eq!(classify_counts(out.contains(MARK), out.contains(NEEDLE)), Some(true));
         assert_eq!(classify_counts(JS.contains(MARK), JS.contains(NEEDLE)), Some(false));
+    }
+
+    // PVE 9 (prettier) layout, as the lab's pve image ships it.
+    const JS9: &str = "                success: function (response, opts) {\n                    let res = response.result;\n                    if (\n                        res === null ||\n                        res === undefined ||\n                        !res ||\n                        res.data.status.toLowerCase() !== 'active'\n                    ) {\n                        Ext.Msg.show({\n                            title: gettext('No valid subscription'),\n";
+
+    #[test]
+    fn prettier_layout_is_patched_too() {
+        let State::Patchable(out) = patch(JS9) else { panic!("expected patchable") };
+        assert!(
+            out.contains("                    if (/* homelab-iac: subscription notice removed */ false\n                    ) {\n"),
+            "{out}"
+        );
+        assert_eq!(patch(&out), State::Patched);
     }
 
     #[test]

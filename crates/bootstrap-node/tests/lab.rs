@@ -141,6 +141,26 @@ fn fresh_nodes_bootstrap_converge_drift_and_faults() {
     assert!(s.exec("sudo -n true", None).unwrap().success());
     drop(s);
 
+    // --- opt-in features: bridges (rendered + validated, not applied in the lab) and the
+    //     subscription-notice patch (backup kept); both converge on a second run ----------------
+    let mut opt_in = loaded.clone();
+    opt_in.inv.defaults.remove_subscription_notice = true;
+    opt_in.inv.networks.mgmt.bridge = Some("vmbr1".into());
+    opt_in.inv.networks.prod.bridge = Some("vmbr0".into());
+    for n in opt_in.inv.nodes.iter_mut() {
+        n.manage_bridges = true;
+    }
+    let r = run_node(&opt_in, &node, &keys, &Options::default(), Mode::Apply);
+    assert!(!r.has_failures(), "{}", r.render(1));
+    let js = lab.sh_ok("pve-node1", "cat /usr/share/javascript/proxmox-widget-toolkit/proxmoxlib.js").unwrap();
+    assert!(js.contains("homelab-iac: subscription notice removed */ false"), "patched");
+    lab.sh_ok("pve-node1", "test -f /usr/share/javascript/proxmox-widget-toolkit/proxmoxlib.js.homelab-iac.bak").unwrap();
+    let ifaces = lab.sh_ok("pve-node1", "cat /etc/network/interfaces").unwrap();
+    assert!(ifaces.contains("iface vmbr1 inet static\n\taddress 10.231.10.11/24"), "{ifaces}");
+    lab.sh_ok("pve-node1", "test -f /etc/network/interfaces.homelab-iac.bak && ip -o addr show eth0 | grep -q 10.231.10.11").unwrap();
+    let again = run_node(&opt_in, &node, &keys, &Options::default(), Mode::Apply);
+    assert_eq!((again.changes(), again.round_trips), (0, 1), "{}", again.render(1));
+
     // --- unreachable node: it fails clearly, the other completes, exit 1 ----------------------
     lab.fault(Fault::Stop("pve-node2")).unwrap();
     let partial = bootstrap(&lab, &[]);
