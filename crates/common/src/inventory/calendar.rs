@@ -42,7 +42,7 @@ fn check_inner(s: &str) -> Result<(), String> {
     }
     let body = match s.strip_suffix("UTC") {
         Some(rest) if rest.ends_with([' ', '\t']) => rest.trim_end_matches([' ', '\t']),
-        Some(rest) if rest.is_empty() => return Err("`UTC` alone is not an event; write e.g. `daily UTC`".into()),
+        Some("") => return Err("`UTC` alone is not an event; write e.g. `daily UTC`".into()),
         _ => s,
     };
     let tokens: Vec<&str> = body.split([' ', '\t']).filter(|t| !t.is_empty()).collect();
