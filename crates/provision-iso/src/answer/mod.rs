@@ -105,7 +105,13 @@ pub fn validate_str(src: &str) -> Report {
     };
 
     problems.extend(rules::check_sections(doc.as_table(), &spans));
-    problems.extend(check::snake_case_warnings(doc.as_table(), &spans));
+    // A key the parser rejects gets its error; the deprecation note would only mislead
+    // (validate-answer never gets that far either).
+    let rejected: Vec<(usize, usize)> =
+        problems.iter().filter(|p| p.message.starts_with("unknown field")).map(|p| (p.line, p.col)).collect();
+    problems.extend(
+        check::snake_case_warnings(doc.as_table(), &spans).into_iter().filter(|w| !rejected.contains(&(w.line, w.col))),
+    );
     problems.sort_by(|a, b| (a.line, a.col).cmp(&(b.line, b.col)));
     problems.dedup();
     Report { problems, config }
@@ -115,4 +121,20 @@ pub fn validate_str(src: &str) -> Report {
 /// or `None` when the file parses. Used to cross-check the walker.
 pub fn installer_parse_error(src: &str) -> Option<String> {
     toml::from_str::<AutoInstallerConfig>(src).err().map(|e| e.message().trim_end().to_string())
+}
+
+/// Only the stage-1 walk (schema problems), for cross-checking against serde; `None` when
+/// the text is not TOML at all.
+pub fn schema_problems(src: &str) -> Option<Vec<Problem>> {
+    let spans = SpanIndex::build(src);
+    let doc = toml_edit::ImDocument::parse(src.to_string()).ok()?;
+    toml::from_str::<toml::Table>(src).ok()?;
+    let mut walker = check::Walker { spans: &spans, problems: Vec::new() };
+    walker.walk_root(doc.as_table());
+    Some(walker.problems)
+}
+
+/// The report as the `validate` command prints it for one file (without the file name).
+pub fn render_report(report: &Report) -> String {
+    report.problems.iter().map(|p| format!("{p}\n")).collect()
 }

@@ -19,6 +19,7 @@ fn section<T: DeserializeOwned>(doc: &toml_edit::Table, key: &str) -> Option<T> 
 
 struct Out<'a> {
     spans: &'a SpanIndex,
+    doc: &'a toml_edit::Table,
     problems: Vec<Problem>,
 }
 
@@ -31,25 +32,54 @@ impl Out<'_> {
         self.add(Severity::Warning, paths, message, hint);
     }
     fn add(&mut self, severity: Severity, paths: &[&str], message: String, hint: Option<&str>) {
-        // `locate` falls back to the enclosing table, so the spelling actually present in the
-        // file is the one found furthest into it.
-        let (line, col) = paths.iter().map(|p| self.spans.locate(p)).max().unwrap_or((1, 1));
+        // The first spelling present in the file; else where its table starts.
+        let (line, col) = paths
+            .iter()
+            .find_map(|p| position(self.doc, p).map(|o| self.spans.line_col(o)))
+            .unwrap_or_else(|| paths.iter().map(|p| self.spans.locate(p)).max().unwrap_or((1, 1)));
         self.problems.push(Problem { line, col, severity, message, hint: hint.map(str::to_string) });
     }
 }
 
+/// Byte offset of the thing at `path` (`a.b`, `a.b[2]`): a plain value's own position, a
+/// table's key (dotted and implicit tables have no span of their own).
+fn position(doc: &toml_edit::Table, path: &str) -> Option<usize> {
+    use toml_edit::{Item, TableLike};
+    let mut table: &dyn TableLike = doc;
+    let segs: Vec<&str> = path.split('.').collect();
+    for (i, seg) in segs.iter().enumerate() {
+        let (name, index) = match seg.split_once('[') {
+            Some((n, rest)) => (n, rest.trim_end_matches(']').parse::<usize>().ok()),
+            None => (*seg, None),
+        };
+        let (key, item) = table.get_key_value(name)?;
+        if i + 1 == segs.len() {
+            if let Some(ix) = index {
+                return item.as_array()?.get(ix)?.span().map(|s| s.start);
+            }
+            return match item {
+                Item::Value(v) if v.as_inline_table().is_none() => v.span().or(key.span()).map(|s| s.start),
+                _ => item.span().or(key.span()).map(|s| s.start),
+            };
+        }
+        table = item.as_table_like()?;
+    }
+    None
+}
+
 /// Run every stage-2 rule whose section parses.
 pub fn check_sections(doc: &toml_edit::Table, spans: &SpanIndex) -> Vec<Problem> {
-    let mut out = Out { spans, problems: Vec::new() };
+    let mut out = Out { spans, doc, problems: Vec::new() };
     if let Some(disks) = section::<DiskSetup>(doc, "disk-setup") {
         check_disks(&disks, &mut out);
     }
     if let Some(net) = section::<NetworkConfig>(doc, "network") {
         check_network(&net, &mut out);
     }
-    if let Some(global) = section::<GlobalOptions>(doc, "global") {
-        check_locale(&global, &mut out);
-        check_mail_and_password(&global, &mut out);
+    if let Some(global) = doc.get("global").and_then(|g| g.as_table_like()) {
+        let g = GlobalLite::from_table(global);
+        check_locale(&g, &mut out);
+        check_mail_and_password(&g, &mut out);
     }
     if let Some(fb) = section::<FirstBootHookInfo>(doc, "first-boot") {
         if fb.source == FirstBootHookSourceMode::FromUrl && fb.url.is_none() {
@@ -207,34 +237,77 @@ fn ifname_ok(name: &str) -> bool {
     base_ok && suffix_ok
 }
 
-/// `verify_locale_settings` (§3.2 step 3). The keyboard is an enum, already checked by parsing.
-fn check_locale(g: &GlobalOptions, out: &mut Out) {
-    if !locale::country_is_valid(&g.country) {
-        out.err(&["global.country"], format!("country code '{}' is not valid", g.country),
-            Some("lower-case ISO 3166-1 alpha-2, e.g. \"at\", \"de\", \"us\""));
+/// A value of `[global]` read on its own, so these rules still run when another key of the
+/// section is broken (every problem is reported, not only the first).
+#[derive(Debug, Clone, PartialEq)]
+enum V {
+    Absent,
+    Str(String),
+    /// Present but not a string: its type error is already reported; skip rules needing it.
+    Bad,
+}
+
+struct GlobalLite {
+    country: V,
+    timezone: V,
+    mailto: V,
+    root_password: V,
+    root_password_hashed: V,
+}
+
+impl GlobalLite {
+    fn from_table(t: &dyn toml_edit::TableLike) -> Self {
+        let get = |names: &[&str]| -> V {
+            match names.iter().find_map(|n| t.get(n)) {
+                None => V::Absent,
+                Some(item) => item.as_str().map(|s| V::Str(s.to_string())).unwrap_or(V::Bad),
+            }
+        };
+        GlobalLite {
+            country: get(&["country"]),
+            timezone: get(&["timezone"]),
+            mailto: get(&["mailto"]),
+            root_password: get(&["root-password", "root_password"]),
+            root_password_hashed: get(&["root-password-hashed", "root_password_hashed"]),
+        }
     }
-    if !locale::timezone_is_valid(&g.timezone) {
-        out.err(&["global.timezone"], format!("timezone '{}' is not valid", g.timezone),
-            Some("a tz database name such as \"Europe/Vienna\", or \"UTC\""));
+}
+
+/// `verify_locale_settings` (§3.2 step 3). The keyboard is an enum, already checked by parsing.
+fn check_locale(g: &GlobalLite, out: &mut Out) {
+    if let V::Str(country) = &g.country {
+        if !locale::country_is_valid(country) {
+        out.err(&["global.country"], format!("country code '{country}' is not valid"),
+            Some("lower-case ISO 3166-1 alpha-2, e.g. \"at\", \"de\", \"us\""));
+        }
+    }
+    if let V::Str(tz) = &g.timezone {
+        if !locale::timezone_is_valid(tz) {
+            out.err(&["global.timezone"], format!("timezone '{tz}' is not valid"),
+                Some("a tz database name such as \"Europe/Vienna\", or \"UTC\""));
+        }
     }
 }
 
 /// `verify_email_and_root_password_settings` (§3.2 step 5). The installer's outer message for
 /// a bad address is just the address; we add its cause after a colon (anyhow's `{:#}`).
-fn check_mail_and_password(g: &GlobalOptions, out: &mut Out) {
-    if g.mailto == "mail@example.invalid" {
-        out.err(&["global.mailto"], format!("{}: Invalid (default) email address", g.mailto), None);
-    } else if !net::email_looks_valid(&g.mailto) {
-        out.err(&["global.mailto"], format!("{}: Email does not look like a valid address (user@domain.tld)", g.mailto), None);
+fn check_mail_and_password(g: &GlobalLite, out: &mut Out) {
+    if let V::Str(mailto) = &g.mailto {
+        if mailto == "mail@example.invalid" {
+            out.err(&["global.mailto"], format!("{mailto}: Invalid (default) email address"), None);
+        } else if !net::email_looks_valid(mailto) {
+            out.err(&["global.mailto"], format!("{mailto}: Email does not look like a valid address (user@domain.tld)"), None);
+        }
     }
     let plain = &["global.root-password", "global.root_password"];
     match (&g.root_password, &g.root_password_hashed) {
-        (Some(_), Some(_)) => out.err(plain,
+        (V::Bad, _) | (_, V::Bad) => {}
+        (V::Str(_), V::Str(_)) => out.err(plain,
             "`global.root-password` and `global.root-password-hashed` cannot be set at the same time".into(), None),
-        (None, None) => out.err(&["global"],
+        (V::Absent, V::Absent) => out.err(&["global"],
             "One of `global.root-password` or `global.root-password-hashed` must be set".into(),
             Some("prefer root-password-hashed (e.g. `mkpasswd -m sha-512`); `provision-iso answer` writes it for you")),
-        (Some(p), None) if p.len() < 8 => out.err(plain, "`global.root-password` must be at least 8 characters long".into(), None),
+        (V::Str(p), V::Absent) if p.len() < 8 => out.err(plain, "`global.root-password` must be at least 8 characters long".into(), None),
         _ => {}
     }
 }
