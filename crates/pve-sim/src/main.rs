@@ -1,28 +1,12 @@
 //! `pve-sim`: the Proxmox VE simulator installed into lab hosts (issue 3, BRIEFING "pve-sim
 //! installation"). A multi-call binary: the applet is the basename of argv[0] (`pvecm`, `pvesh`, …,
 //! via symlinks in /usr/local/bin) or the first argument (`pve-sim pvecm status`).
-//!
-//! Formats, error strings and exit codes follow /work/shared/research/pve-cli.md (cited as
-//! `pve-cli.md §N` next to the code that reproduces them).
-
-mod applets;
-mod calendar;
-mod cli;
-mod corosync;
-mod daemons;
-mod json;
-mod labinit;
-mod model;
-mod nodefiles;
-mod packages;
-mod pmxcfs;
-mod render;
-mod sys;
 
 use anyhow::Result;
+use pve_sim::{applets, cli, daemons, labinit};
 
 /// Applets per role, one per line for the lab's symlinks (BRIEFING).
-fn applets(role: &str) -> Option<&'static [&'static str]> {
+fn applet_list(role: &str) -> Option<&'static [&'static str]> {
     match role {
         "pve" => Some(&[
             "pvecm", "pvesh", "pvesm", "pvesr", "pvenode", "qm", "zfs", "zpool", "systemctl", "apt-get", "pveversion", "hostnamectl",
@@ -66,7 +50,7 @@ fn main() {
         match argv.get(1).map(String::as_str) {
             Some("--applets") => {
                 let role = argv.get(2).map(String::as_str).unwrap_or("");
-                match applets(role) {
+                match applet_list(role) {
                     Some(list) => {
                         for a in list {
                             println!("{a}");

@@ -222,11 +222,17 @@ pub struct Tm {
     pub wday: u32, // 0 = Sunday
 }
 
+extern "C" {
+    // Not bound by the libc crate; re-reads $TZ (glibc's localtime_r only initialises it once).
+    fn tzset();
+}
+
 pub fn localtime(t: i64) -> Tm {
-    // SAFETY: localtime_r writes into the provided struct only.
+    // SAFETY: localtime_r writes into the provided struct only; tzset has no arguments.
     let mut tm: libc::tm = unsafe { std::mem::zeroed() };
     let tt: libc::time_t = t as libc::time_t;
     unsafe {
+        tzset();
         libc::localtime_r(&tt, &mut tm);
     }
     Tm {
