@@ -111,7 +111,11 @@ fn wipe(rt: &Runtime, st: &mut LabState, name: &str) -> Result<Vec<String>> {
     }
     upper::create_dirs(&rt.host_dir(name))?;
     let etc_ssh = upper::prepare_etc_ssh(&rt.upper(name))?;
-    let job = keys::spawn_host_keys(name, &etc_ssh)?;
+    let mut jobs = vec![keys::spawn_host_keys(name, &etc_ssh)?];
+    if hs.spec.role == Role::Pi {
+        let qnetd = upper::prepare_qnetd_dir(&rt.upper(name))?;
+        jobs.extend(keys::spawn_qnetd_ca(name, &qnetd)?);
+    }
     let sim = if st.shape.sim {
         let bin = prereq::require_pve_sim()?;
         let out = crate::sys::run(
@@ -120,7 +124,8 @@ fn wipe(rt: &Runtime, st: &mut LabState, name: &str) -> Result<Vec<String>> {
         )?;
         let mut applets = std::collections::BTreeMap::new();
         applets.insert(hs.spec.role.as_str(), upper::parse_applets(&out)?);
-        Some(PveSimInstall { binary: bin, applets })
+        let staged = upper::stage_pve_sim(&bin, &rt.root)?;
+        Some(PveSimInstall { binary: bin, staged, applets })
     } else {
         None
     };
@@ -135,7 +140,10 @@ fn wipe(rt: &Runtime, st: &mut LabState, name: &str) -> Result<Vec<String>> {
             pve_sim: sim.as_ref(),
         },
     )?;
-    job.wait()?;
+    for job in jobs {
+        job.wait()?;
+    }
+    upper::seal_qnetd(&rt.upper(name))?;
     {
         let h = st.host_mut(name)?;
         h.pid1 = None;

@@ -47,20 +47,22 @@ FIRST=/var/lib/homelab-lab/first-boot-done
 if [ ! -e $FIRST ]; then
   say "first boot ($ROLE)"
   # host keys, machine-id, hostname and root's keys were written into the upper layer by `lab`
-  if [ "$ROLE" = pi ] && [ -d /etc/corosync/qnetd ] && command -v corosync-qnetd-certutil >/dev/null; then
-    # gotchas 1+2: the machine's qnetd CA is hidden; make this host's own, as the postinst does
+  if [ "$ROLE" = pi ] && [ ! -e /etc/corosync/qnetd/nssdb/cert9.db ] && command -v corosync-qnetd-certutil >/dev/null; then
+    # gotchas 1+2: `lab` normally made the Pi's own qnetd CA already (the machine's is hidden);
+    # if it could not, make it here as the postinst does
     rm -rf /etc/corosync/qnetd/nssdb
     corosync-qnetd-certutil -i -G >/dev/null 2>&1 3>&- || fail "corosync-qnetd-certutil -i -G"
     chgrp -R coroqnetd /etc/corosync/qnetd/nssdb
+  fi
+  # the installer (pve) or the image (Pi) sets the root password before anything else runs
+  if [ -n "$ROOTPW" ]; then
+    printf 'root:%s\n' "$ROOTPW" | chpasswd 3>&- || fail "chpasswd (root password)"
   fi
   if [ "$SIM" = 1 ]; then
     rc=0
     "$PVE_SIM" lab-init --role "$ROLE" --hostname "$NAME" --domain "$DOMAIN" \
       --mgmt-ip "$MGMT_IP" --prod-ip "$PROD_IP" 3>&- || rc=$?
     [ $rc = 0 ] || fail "pve-sim lab-init --role $ROLE exited $rc (its stderr is above)"
-  fi
-  if [ -n "$ROOTPW" ]; then
-    printf 'root:%s\n' "$ROOTPW" | chpasswd 3>&- || fail "chpasswd (root password)"
   fi
   mkdir -p /var/lib/homelab-lab; : > $FIRST
 fi

@@ -49,7 +49,7 @@ impl KeyJob {
             let out = child.wait_with_output()?;
             if !out.status.success() {
                 bail!(
-                    "{}: ssh-keygen -t {t} failed ({}): {}",
+                    "{}: generating its {t} key failed ({}): {}",
                     self.host,
                     sys::describe_status(out.status),
                     String::from_utf8_lossy(&out.stderr).trim()
@@ -98,4 +98,26 @@ pub fn ensure_lab_key(key: &Path, pubkey: &Path) -> Result<String> {
 /// `etc/ssh` inside an upper dir.
 pub fn etc_ssh(upper: &Path) -> PathBuf {
     upper.join("etc/ssh")
+}
+
+/// The Pi's own qnetd CA, made like the corosync-qnetd postinst does (`corosync-qnetd-certutil
+/// -i -G`, then `chgrp -R coroqnetd`; lab-feasibility.md gotchas 1+2) but from the machine side,
+/// in parallel with the SSH keys: certutil hard-codes /etc/corosync/qnetd, so it runs in a
+/// private mount namespace where that path is bind-mounted to the host's upper-layer copy.
+/// None when corosync-qnetd is not installed on the machine.
+pub fn spawn_qnetd_ca(host: &str, upper_qnetd_dir: &Path) -> Result<Option<KeyJob>> {
+    if !Path::new("/etc/corosync/qnetd").is_dir() || sys::which("corosync-qnetd-certutil").is_none() {
+        return Ok(None);
+    }
+    let script = "mount --bind \"$1\" /etc/corosync/qnetd && corosync-qnetd-certutil -i -G >/dev/null && \
+                  chgrp -R coroqnetd /etc/corosync/qnetd/nssdb";
+    let child = Command::new("unshare")
+        .args(["--mount", "--propagation", "private", "--", "/bin/sh", "-c", script, "sh"])
+        .arg(upper_qnetd_dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .with_context(|| format!("{host}: cannot start corosync-qnetd-certutil"))?;
+    Ok(Some(KeyJob { host: host.to_string(), children: vec![("qnetd-ca".into(), child)] }))
 }

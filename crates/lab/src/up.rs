@@ -111,6 +111,7 @@ pub fn up(lab_dir: &Path, shape: LabShape, verbose: bool) -> Result<UpReport> {
     let secrets = Secrets::generate(shape.qdevice)?;
 
     mount_runtime(&rt)?;
+    tm.mark("lab key, secrets, runtime tmpfs", t0);
     let result = build(&rt, &files, &hosts, shape, pve_sim.as_deref(), &lab_pubkey, &secrets, &mut tm, t0, verbose);
     match result {
         Ok(state) => Ok(UpReport { state, timings: tm, total_ms: sys::ms(t0) }),
@@ -144,7 +145,12 @@ fn build(
     for h in hosts {
         upper::create_dirs(&rt.host_dir(&h.name))?;
         let etc_ssh = upper::prepare_etc_ssh(&rt.upper(&h.name)).with_context(|| format!("{}: upper layer", h.name))?;
-        key_jobs.insert(h.name.clone(), keys::spawn_host_keys(&h.name, &etc_ssh)?);
+        let mut jobs = vec![keys::spawn_host_keys(&h.name, &etc_ssh)?];
+        if h.role == Role::Pi {
+            let qnetd = upper::prepare_qnetd_dir(&rt.upper(&h.name))?;
+            jobs.extend(keys::spawn_qnetd_ca(&h.name, &qnetd)?);
+        }
+        key_jobs.insert(h.name.clone(), jobs);
     }
     tm.mark("host key generation started", t0);
     std::fs::write(rt.init_script(), crate::host_init::SCRIPT)?;
@@ -167,7 +173,8 @@ fn build(
         Some(bin) => {
             let mut roles: Vec<Role> = hosts.iter().map(|h| h.role).collect();
             roles.dedup();
-            Some(PveSimInstall { binary: bin.to_path_buf(), applets: applets(bin, &roles)? })
+            let applets = applets(bin, &roles)?;
+            Some(PveSimInstall { binary: bin.to_path_buf(), staged: upper::stage_pve_sim(bin, &rt.root)?, applets })
         }
         None => None,
     };
@@ -181,7 +188,7 @@ fn build(
         let handles: Vec<_> = hosts
             .iter()
             .map(|h| {
-                let job = key_jobs.remove(&h.name).expect("one key job per host");
+                let jobs = key_jobs.remove(&h.name).expect("key jobs of every host");
                 let (hidden, sim) = (&hidden, sim.as_ref());
                 s.spawn(move || {
                     let r = (|| -> Result<(Booted, u128)> {
@@ -192,7 +199,10 @@ fn build(
                             pve_sim: sim,
                         };
                         upper::prepare_fresh(&rt.upper(&h.name), &fresh)?;
-                        job.wait()?;
+                        for job in jobs {
+                            job.wait()?;
+                        }
+                        upper::seal_qnetd(&rt.upper(&h.name))?;
                         let keys_ms = sys::ms(t0);
                         let booted = host::boot(&BootRequest {
                             rt,

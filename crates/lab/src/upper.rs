@@ -29,7 +29,10 @@ const SYSTEM_DIRS: [&str; 13] = ["/", "/usr", "/etc", "/bin", "/sbin", "/lib", "
 /// What to install from pve-sim: the binary and each role's applet names.
 #[derive(Debug, Clone)]
 pub struct PveSimInstall {
+    /// The binary on the machine.
     pub binary: PathBuf,
+    /// Its copy on the runtime tmpfs (same filesystem as the upper layers).
+    pub staged: PathBuf,
     pub applets: BTreeMap<&'static str, Vec<String>>,
 }
 
@@ -158,6 +161,11 @@ pub fn create_dirs(host_dir: &Path) -> Result<()> {
     Ok(())
 }
 
+/// `upper/etc/corosync/qnetd`, owned like the machine's, for [`keys::spawn_qnetd_ca`].
+pub fn prepare_qnetd_dir(upper: &Path) -> Result<PathBuf> {
+    mkdir_like(upper, "etc/corosync/qnetd")
+}
+
 /// Prepare `upper/etc/ssh` for generated host keys: the machine's keys are replaced by ours,
 /// and key types we do not generate are whited out so no machine key leaks into a host.
 pub fn prepare_etc_ssh(upper: &Path) -> Result<PathBuf> {
@@ -181,6 +189,20 @@ fn write_file(path: &Path, content: &str, mode: u32) -> Result<()> {
     Ok(())
 }
 
+/// After the key jobs: the Pi's own qnetd CA (keys::spawn_qnetd_ca) is made opaque so the
+/// machine's files beneath it disappear; every other host gets the machine's CA whited out
+/// (they never had qnetd set up; host-init.sh still makes a Pi's CA if this could not).
+pub fn seal_qnetd(upper: &Path) -> Result<()> {
+    let own_nssdb = upper.join(QNETD_NSSDB);
+    if own_nssdb.is_dir() {
+        set_opaque(&own_nssdb)
+    } else if Path::new("/").join(QNETD_NSSDB).exists() {
+        whiteout(upper, QNETD_NSSDB)
+    } else {
+        Ok(())
+    }
+}
+
 /// Everything of a first boot that can be written from outside (host keys come separately).
 pub fn prepare_fresh(upper: &Path, f: &FreshUpper) -> Result<()> {
     let name = &f.host.name;
@@ -194,10 +216,6 @@ pub fn prepare_fresh(upper: &Path, f: &FreshUpper) -> Result<()> {
     // a fresh install's identity (gotcha 1): never the machine's
     write_file(&etc.join("machine-id"), &format!("{}\n", sys::random_hex(16)?), 0o444)?;
     write_file(&etc.join("hostname"), &format!("{name}\n"), 0o644)?;
-    if Path::new("/").join(QNETD_NSSDB).exists() {
-        // the Pi regenerates it on first boot (host-init.sh); other hosts never had qnetd
-        whiteout(upper, QNETD_NSSDB)?;
-    }
     if let Some(key) = f.root_key {
         let ssh = upper.join("root/.ssh");
         std::fs::create_dir_all(&ssh)?;
@@ -217,8 +235,11 @@ fn install_pve_sim(upper: &Path, sim: &PveSimInstall, role: Role) -> Result<()> 
     let (dir, file) = rel_bin.rsplit_once('/').expect("constant has a directory");
     let dir = mkdir_like(upper, dir)?;
     let target = dir.join(file);
-    std::fs::copy(&sim.binary, &target).with_context(|| format!("copying {} into the host", sim.binary.display()))?;
-    std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o755))?;
+    let _ = std::fs::remove_file(&target);
+    // one copy on the runtime tmpfs, hard-linked into every host: a debug build is ~25 MB and a
+    // 32-host lab must not hold 32 copies. (Hosts must not write to it in place; nothing does.)
+    std::fs::hard_link(&sim.staged, &target)
+        .with_context(|| format!("linking {} into the host", sim.staged.display()))?;
     let bin = mkdir_like(upper, "usr/local/bin")?;
     for applet in sim.applets.get(role.as_str()).map(Vec::as_slice).unwrap_or(&[]) {
         let link = bin.join(applet);
@@ -226,6 +247,16 @@ fn install_pve_sim(upper: &Path, sim: &PveSimInstall, role: Role) -> Result<()> 
         std::os::unix::fs::symlink(PVE_SIM_IN_HOST, &link).with_context(|| format!("linking applet {applet}"))?;
     }
     Ok(())
+}
+
+/// Copy pve-sim to the runtime tmpfs once (see `install_pve_sim`).
+pub fn stage_pve_sim(binary: &Path, runtime_root: &Path) -> Result<PathBuf> {
+    let staged = runtime_root.join("pve-sim");
+    let tmp = runtime_root.join(".pve-sim.tmp");
+    std::fs::copy(binary, &tmp).with_context(|| format!("copying {} to {}", binary.display(), tmp.display()))?;
+    std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o755))?;
+    std::fs::rename(&tmp, &staged)?;
+    Ok(staged)
 }
 
 /// Parse `pve-sim --applets ROLE` output: one plain name per line.
