@@ -112,6 +112,12 @@ fn type_error_is_located_at_the_value() {
     assert_eq!(err.len(), 1);
     assert_eq!((err[0].line, err[0].col), pos(&text, "threshold_percent", "\"90%\""));
     assert!(err[0].message.contains("invalid type: string \"90%\""), "{}", err[0].message);
+    assert!(
+        err[0].message.starts_with("monitoring.memory.threshold_percent: "),
+        "names the key: {}",
+        err[0].message
+    );
+    assert!(err[0].message.contains("fix the value"), "says what to do: {}", err[0].message);
 }
 
 #[test]

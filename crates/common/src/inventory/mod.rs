@@ -100,7 +100,7 @@ pub fn parse_str(src: &str, path: &Path) -> Result<LoadedInventory, InventoryErr
             file: path.to_path_buf(),
             line,
             col,
-            message: e.message().trim_end().to_string(),
+            message: serde_error_message(e.message(), e.span().and_then(|s| spans.path_at(s.start))),
         }])
     })?;
     let errors = validate::validate(&inv, &spans, path);
@@ -108,6 +108,23 @@ pub fn parse_str(src: &str, path: &Path) -> Result<LoadedInventory, InventoryErr
         return Err(InventoryErrors(errors));
     }
     Ok(LoadedInventory { inv, path: path.to_path_buf(), spans })
+}
+
+/// toml/serde messages say what was expected but not about which key, nor where to look:
+/// add both, so every error is actionable.
+fn serde_error_message(raw: &str, key: Option<&str>) -> String {
+    let raw = raw.trim_end();
+    let hint = if raw.starts_with("unknown field") {
+        "remove or correct the key (a typo is never silently ignored)"
+    } else if raw.starts_with("missing field") {
+        "add the key"
+    } else {
+        "fix the value"
+    };
+    match key {
+        Some(k) => format!("{k}: {raw}; {hint} — examples/homelab.toml shows every key with its expected form"),
+        None => format!("{raw}; {hint} — examples/homelab.toml shows every key with its expected form"),
+    }
 }
 
 impl LoadedInventory {

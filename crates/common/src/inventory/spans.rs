@@ -91,6 +91,16 @@ impl SpanIndex {
         }
     }
 
+    /// The most specific TOML path whose value starts at `offset` (how a serde error, which
+    /// only knows a span, gets the key it is about).
+    pub fn path_at(&self, offset: usize) -> Option<&str> {
+        self.spans
+            .iter()
+            .filter(|(_, span)| span.start == offset)
+            .max_by_key(|(path, _)| path.len())
+            .map(|(path, _)| path.as_str())
+    }
+
     /// 1-based line and column of a byte offset.
     pub fn line_col(&self, offset: usize) -> (usize, usize) {
         let line = match self.line_starts.binary_search(&offset) {
