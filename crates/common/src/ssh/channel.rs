@@ -128,7 +128,10 @@ pub fn run(sess: &ssh2::Session, socket: &TcpStream, command: &str, stdin: &[u8]
                 Pull::Done => err_done = true,
             }
         }
-        if !progress && !(out_done && err_done) {
+        if out_done && err_done {
+            break;
+        }
+        if !progress {
             wait(sess, socket);
         }
     }

@@ -38,8 +38,8 @@ pub enum SshError {
     HostKeyUnknown { host: String, addr: String, presented: String, pins_file: String },
 
     #[error(
-        "sudo as {user} on {host} needs a password (`sudo -n` refused: {detail}); the automation user \
-         needs a NOPASSWD sudoers entry (bootstrap-node/bootstrap-qdevice install one)"
+        "{host}: `sudo -n` as {user} was refused ({detail}); {user} needs a NOPASSWD sudoers entry \
+         (bootstrap-node / bootstrap-qdevice install one), or connect as root"
     )]
     SudoPassword { host: String, user: String, detail: String },
 

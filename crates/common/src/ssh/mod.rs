@@ -40,5 +40,5 @@ mod target;
 pub use error::SshError;
 pub use ops::{Output, Upload};
 pub use session::Session;
-pub use shell::quote;
+pub use shell::{quote, sudo_refusal, sudo_wrap};
 pub use target::{Auth, SshTarget};

@@ -3,7 +3,7 @@
 
 use super::error::SshError;
 use super::session::Session;
-use super::shell::quote;
+use super::shell::{quote, sudo_refusal, sudo_wrap};
 use anyhow::{bail, Context};
 
 /// What a remote command returned (output decoded lossily as UTF-8).
@@ -66,7 +66,7 @@ impl Session {
     /// `command` wrapped so that it runs as root.
     fn as_root(&self, command: &str) -> String {
         if self.needs_sudo() {
-            format!("sudo -n -- sh -c {}", quote(command))
+            sudo_wrap(command)
         } else {
             command.to_string()
         }
@@ -74,30 +74,15 @@ impl Session {
 
     /// Turn sudo's own refusal into [`SshError::SudoPassword`].
     fn sudo_refusal(&self, status: i32, stderr: &[u8]) -> Result<(), SshError> {
-        if !self.needs_sudo() || status != 1 {
+        if !self.needs_sudo() || status == 0 {
             return Ok(());
         }
-        let text = String::from_utf8_lossy(stderr);
-        let refusal = text.lines().find(|l| {
-            l.starts_with("sudo:")
-                && (l.contains("password is required")
-                    || l.contains("terminal is required")
-                    || l.contains("not in the sudoers")
-                    || l.contains("not allowed to"))
-        });
-        match refusal {
+        match sudo_refusal(&String::from_utf8_lossy(stderr)) {
             Some(line) => Err(SshError::SudoPassword {
                 host: self.host().to_string(),
                 user: self.target().user.clone(),
-                detail: line.trim().to_string(),
+                detail: line,
             }),
-            None if text.trim_start().starts_with("sudo: command not found") || text.contains("sudo: not found") => {
-                Err(SshError::SudoPassword {
-                    host: self.host().to_string(),
-                    user: self.target().user.clone(),
-                    detail: "sudo is not installed".into(),
-                })
-            }
             None => Ok(()),
         }
     }
@@ -148,13 +133,16 @@ impl Session {
         let out = self.exec_root(&script, Some(spec.content))?;
         match out.status {
             0 => Ok(()),
-            VALIDATION_FAILED => bail!(
-                "{}: {} was not changed: validation (`{}`) rejected the new content:\n{}",
-                self.host(),
-                spec.path,
-                spec.validate.unwrap_or(""),
-                out.tail(30)
-            ),
+            VALIDATION_FAILED => {
+                let said = out.tail(30);
+                let said = if said.trim().is_empty() { "(the validator printed nothing)".to_string() } else { said };
+                bail!(
+                    "{}: {} was not changed: validation (`{}`) rejected the new content:\n{said}",
+                    self.host(),
+                    spec.path,
+                    spec.validate.unwrap_or("")
+                )
+            }
             n => bail!("{}: uploading {} failed (exit {n}): {}", self.host(), spec.path, out.tail(20)),
         }
     }

@@ -12,9 +12,44 @@ pub fn quote(s: &str) -> String {
     }
 }
 
+/// `command` wrapped to run as root through `sudo -n` (never prompts: a missing NOPASSWD
+/// rule fails fast instead of hanging). What [`crate::ssh::Session::exec_root`] sends when the
+/// login user is not root.
+pub fn sudo_wrap(command: &str) -> String {
+    format!("sudo -n -- sh -c {}", quote(command))
+}
+
+/// The line in which sudo itself refused to run the command (as opposed to the command
+/// failing): "a password is required", "not in the sudoers file", sudo missing.
+pub fn sudo_refusal(stderr: &str) -> Option<String> {
+    stderr
+        .lines()
+        .map(str::trim)
+        .find(|l| {
+            (l.starts_with("sudo:")
+                && (l.contains("password is required")
+                    || l.contains("terminal is required")
+                    || l.contains("not in the sudoers")
+                    || l.contains("is not allowed to")
+                    || l.contains("not found")))
+                || l.ends_with("sudo: not found")
+                || l.ends_with("sudo: command not found")
+        })
+        .map(str::to_string)
+}
+
 #[cfg(test)]
 mod tests {
-    use super::quote;
+    use super::*;
+
+    #[test]
+    fn recognises_sudo_refusals() {
+        assert_eq!(sudo_refusal("sudo: a password is required\n").as_deref(), Some("sudo: a password is required"));
+        assert!(sudo_refusal("homelab is not in the sudoers file.\nsudo: homelab is not in the sudoers file.  This incident will be reported.").is_some());
+        assert!(sudo_refusal("sh: 1: sudo: not found").is_some());
+        assert!(sudo_refusal("cat: /x: No such file or directory").is_none());
+        assert_eq!(sudo_wrap("id -u"), "sudo -n -- sh -c 'id -u'");
+    }
 
     #[test]
     fn quotes_only_when_needed() {

@@ -1,0 +1,138 @@
+//! The engine against a real sshd: converge, idempotency (second run = 0 changes, 1 round
+//! trip), check mode on drift, handlers, failures and verification.
+
+mod support;
+
+use common::engine::resources::{Absent, Command, Directory, File, Packages, Symlink};
+use common::engine::{converge, HostReport, Mode, Outcome, Resource, RunReport};
+use common::ssh::Session;
+use std::path::Path;
+use support::{require_root, TestSshd};
+
+fn resources(root: &Path) -> Vec<Box<dyn Resource>> {
+    let app = root.join("app");
+    let p = |name: &str| app.join(name).to_string_lossy().into_owned();
+    let a_conf = p("a.conf");
+    let marker = p("marker");
+    let handler_log = root.join("handler.log").to_string_lossy().into_owned();
+    vec![
+        Box::new(Directory::new(&p(""), 0o750)),
+        Box::new(File::new(&a_conf, "alpha = 1\nbeta = 2\ngamma = 3\n", 0o644).validated_by("grep -q alpha {}")),
+        Box::new(File::new(&p("secret.conf"), "password = hunter2-test\n", 0o600).secret()),
+        Box::new(Symlink::new(&p("current"), &a_conf)),
+        Box::new(Absent::new(&p("old.txt"))),
+        Box::new(Packages::new(&["dpkg"])), // installed here: exercises the real dpkg probe
+        Box::new(Command::new(
+            "marker",
+            &format!("test -e '{marker}'"),
+            |o| o.status == 0,
+            "create the marker",
+            &format!("touch '{marker}'"),
+        )),
+        Box::new(
+            Command::new("reload app", "true", |_| true, "", &format!("echo reloaded >> '{handler_log}'"))
+                .notified_by(&[&format!("file {a_conf}")]),
+        ),
+    ]
+}
+
+fn outcome<'a>(r: &'a HostReport, id_prefix: &str) -> &'a common::engine::ResourceResult {
+    r.results.iter().find(|x| x.id.starts_with(id_prefix)).unwrap_or_else(|| panic!("no result {id_prefix}: {r:?}"))
+}
+
+#[test]
+fn converges_then_second_run_is_one_round_trip_then_check_reports_drift() {
+    if !require_root("converges_then_second_run_is_one_round_trip_then_check_reports_drift") {
+        return;
+    }
+    let sshd = TestSshd::start();
+    let root = sshd.dir.path().join("engine");
+    std::fs::create_dir_all(root.join("app")).unwrap();
+    std::fs::write(root.join("app/old.txt"), "stale").unwrap();
+    let want = resources(&root);
+    let s = Session::connect(&sshd.target()).unwrap();
+
+    // 1. First run: everything but the package changes; handler runs once.
+    let first = converge(&s, &want, Mode::Apply);
+    let text = RunReport::new("test", vec![first.clone()]).render_human(1);
+    assert!(first.error.is_none() && !first.has_failures(), "{text}");
+    assert_eq!(first.changed_count(), 7, "{text}");
+    assert_eq!(outcome(&first, "packages").outcome, Outcome::Ok);
+    assert_eq!(outcome(&first, "reload app").summary, format!("ran (notified by file {})", root.join("app/a.conf").display()));
+    // observe + 6 applies + handler + verify
+    assert_eq!(first.round_trips, 9, "{text}");
+    assert_eq!(std::fs::read_to_string(root.join("app/a.conf")).unwrap(), "alpha = 1\nbeta = 2\ngamma = 3\n");
+    assert_eq!(std::fs::read_link(root.join("app/current")).unwrap(), root.join("app/a.conf"));
+    assert!(!root.join("app/old.txt").exists());
+    assert!(root.join("app/marker").exists());
+    assert_eq!(std::fs::read_to_string(root.join("handler.log")).unwrap(), "reloaded\n");
+    assert!(!text.contains("hunter2-test"), "secret content leaked:\n{text}");
+
+    // 2. Second run: zero changes, exactly one round trip, handler not run.
+    let second = converge(&s, &want, Mode::Apply);
+    assert_eq!(second.changes(), 0, "{}", second.render(1));
+    assert_eq!(second.ok_count(), want.len());
+    assert_eq!(second.round_trips, 1);
+    assert_eq!(std::fs::read_to_string(root.join("handler.log")).unwrap(), "reloaded\n");
+
+    // 3. Drift, then --check: would change with a diff, nothing touched, exit code 2.
+    std::fs::write(root.join("app/a.conf"), "alpha = 1\nbeta = 20\ngamma = 3\n").unwrap();
+    std::fs::write(root.join("app/secret.conf"), "password = drifted-secret\n").unwrap();
+    let check = converge(&s, &want, Mode::Check);
+    assert_eq!(check.round_trips, 1);
+    let a = outcome(&check, "file ");
+    assert_eq!(a.outcome, Outcome::WouldChange);
+    let diff = a.diff.as_deref().unwrap();
+    assert!(diff.contains("-beta = 20\n+beta = 2\n"), "{diff}");
+    let sec = outcome(&check, &format!("file {}", root.join("app/secret.conf").display()));
+    assert_eq!(sec.outcome, Outcome::WouldChange);
+    assert!(sec.diff.is_none() && sec.summary.starts_with("content differs ("), "{sec:?}");
+    assert_eq!(outcome(&check, "reload app").outcome, Outcome::WouldChange);
+    let run = RunReport::new("test", vec![check]);
+    assert_eq!(run.exit_code(Mode::Check), 2);
+    let human = run.render_human(0);
+    assert!(!human.contains("drifted-secret") && !human.contains("hunter2-test"), "{human}");
+    assert!(human.contains("      -beta = 20"), "{human}");
+    assert!(human.contains("sshd-test: 5 ok, 0 changed, 3 would change, 0 failed"), "{human}");
+    let json = run.to_json();
+    assert_eq!(json["changes"], 3);
+    assert_eq!(json["hosts"][0]["round_trips"], 1);
+    assert_eq!(std::fs::read_to_string(root.join("app/a.conf")).unwrap(), "alpha = 1\nbeta = 20\ngamma = 3\n");
+    assert_eq!(std::fs::read_to_string(root.join("handler.log")).unwrap(), "reloaded\n");
+}
+
+#[test]
+fn failures_stop_the_host_and_unconverged_changes_are_caught() {
+    if !require_root("failures_stop_the_host_and_unconverged_changes_are_caught") {
+        return;
+    }
+    let sshd = TestSshd::start();
+    let root = sshd.dir.path().join("fail");
+    std::fs::create_dir_all(root.join("is-a-dir")).unwrap();
+    let s = Session::connect(&sshd.target()).unwrap();
+
+    // A validator that rejects: the apply fails, later resources are skipped.
+    let rejected = root.join("rejected.conf").to_string_lossy().into_owned();
+    let want: Vec<Box<dyn Resource>> = vec![
+        Box::new(File::new(&rejected, "no\n", 0o644).validated_by("grep -q yes {}")),
+        Box::new(Directory::new(&root.join("after").to_string_lossy(), 0o755)),
+    ];
+    let r = converge(&s, &want, Mode::Apply);
+    assert!(matches!(&r.results[0].outcome, Outcome::Failed(why) if why.contains("was not changed")), "{r:?}");
+    assert_eq!(r.results[1].outcome, Outcome::Skipped);
+    assert!(!Path::new(&rejected).exists() && !root.join("after").exists());
+    assert_eq!(RunReport::new("t", vec![r]).exit_code(Mode::Apply), 1);
+
+    // A file where a directory is: evaluate refuses with a clear message.
+    let dir_path = root.join("is-a-dir").to_string_lossy().into_owned();
+    let want: Vec<Box<dyn Resource>> = vec![Box::new(File::new(&dir_path, "x", 0o644))];
+    let r = converge(&s, &want, Mode::Check);
+    assert!(matches!(&r.results[0].outcome, Outcome::Failed(why) if why.contains("is a directory")), "{r:?}");
+
+    // An apply that does not achieve the state is reported as not converged.
+    let want: Vec<Box<dyn Resource>> =
+        vec![Box::new(Command::new("never", "false", |o| o.status == 0, "make it true", "true"))];
+    let r = converge(&s, &want, Mode::Apply);
+    assert!(matches!(&r.results[0].outcome, Outcome::Failed(why) if why.starts_with("did not converge")), "{r:?}");
+    assert_eq!(r.round_trips, 3);
+}
