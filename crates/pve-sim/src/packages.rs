@@ -124,9 +124,14 @@ pub fn hide(pkg: &str, purge_extra: &[&str]) -> Result<bool> {
     let mut dirs: Vec<String> = Vec::new();
     for f in &listed {
         let src = sys::p(f);
-        let Ok(meta) = fs::symlink_metadata(&src) else { continue };
-        if meta.is_dir() {
-            dirs.push(f.clone());
+        if fs::symlink_metadata(&src).is_err() {
+            continue;
+        }
+        // Directories — including symlinks to directories such as merged-usr's `/lib` — stay.
+        if src.is_dir() {
+            if !src.is_symlink() {
+                dirs.push(f.clone());
+            }
             continue;
         }
         let dst = stash.join("files").join(f.trim_start_matches('/'));

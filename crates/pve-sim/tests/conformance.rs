@@ -337,3 +337,33 @@ fn applet_lists() {
     let out = Command::new(env!("CARGO_BIN_EXE_pve-sim")).args(["--applets", "bogus"]).output().unwrap();
     assert!(!out.status.success());
 }
+
+#[test]
+fn hidden_packages_round_trip_and_keep_symlinked_dirs() {
+    let dir = std::env::temp_dir().join(format!("pve-sim-conf-pkg-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let r = Root { dir: dir.clone(), host: "pve1".into() };
+    std::fs::create_dir_all(dir.join("usr/lib")).unwrap();
+    std::os::unix::fs::symlink("usr/lib", dir.join("lib")).unwrap();
+    r.write("/usr/bin/fakebin", "#!/bin/sh\n");
+    r.write("/usr/share/fakepkg/data", "x\n");
+    r.write("/var/lib/dpkg/status", "Package: other\nStatus: install ok installed\nVersion: 1\n\nPackage: fakepkg\nStatus: install ok installed\nVersion: 2.0-1\n\n");
+    r.write("/var/lib/dpkg/info/fakepkg.list", "/.\n/lib\n/usr\n/usr/bin\n/usr/bin/fakebin\n/usr/share\n/usr/share/fakepkg\n/usr/share/fakepkg/data\n");
+    r.write("/var/lib/dpkg/info/other.list", "/.\n/usr\n/usr/bin\n/usr/share\n");
+    r.ok(&["apt-get", "-q", "remove", "fakepkg"]);
+    assert!(dir.join("lib").is_symlink(), "a symlink to a directory listed by the package must stay");
+    assert!(!dir.join("usr/bin/fakebin").exists());
+    assert!(!dir.join("usr/share/fakepkg").exists(), "package-only directories go");
+    assert!(dir.join("usr/bin").is_dir(), "shared directories stay");
+    assert!(!r.read("/var/lib/dpkg/status").contains("fakepkg"));
+    let out = r.run(&["apt-get", "install", "-y", "nosuchpkg"]);
+    assert_eq!(out.status.code(), Some(100));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("E: Unable to locate package nosuchpkg"));
+    r.ok(&["apt-get", "install", "-y", "fakepkg"]);
+    assert!(dir.join("usr/bin/fakebin").is_file());
+    assert_eq!(r.read("/usr/share/fakepkg/data"), "x\n");
+    assert!(r.read("/var/lib/dpkg/status").contains("Package: fakepkg\nStatus: install ok installed"));
+    assert!(dir.join("var/lib/dpkg/info/fakepkg.list").is_file());
+    let again = r.ok(&["apt-get", "install", "-y", "fakepkg"]);
+    assert!(again.contains("fakepkg is already the newest version (2.0-1)."), "{again}");
+}
