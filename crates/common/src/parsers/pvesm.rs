@@ -4,7 +4,7 @@
 //! `%-<W>s %10s %10s %15s %15s %15s %8s`). The header's unit suffixes changed in
 //! libpve-storage-perl 9.0.14 (`Total (KiB)` vs `Total`), so columns are read by position and
 //! the header is only recognised by its first word `Name`. For machine use prefer
-//! `pvesh get /nodes/<n>/storage --output-format json` ([`super::pvesh::parse_node_storage`]).
+//! `pvesh get /nodes/<n>/storage --output-format json` ([`super::pvesh::storage::parse_node_storage`]).
 
 use super::error::{Layout, Result};
 use super::text::{number, numbered_lines};
