@@ -227,3 +227,30 @@ fn slow_client_does_not_block_others_and_shutdown_finishes_in_flight_requests() 
     s.thread.take().unwrap().join().unwrap();
     assert!(TcpStream::connect(s.addr).is_err(), "still accepting after shutdown");
 }
+
+#[test]
+fn serve_binary_stops_cleanly_on_sigterm() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let inv = inventory_in(dir.path());
+    let mut child = std::process::Command::new(bin())
+        .args(["-i", inv.to_str().unwrap(), "serve", "--listen", "127.0.0.1:0"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut err = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    err.read_line(&mut line).unwrap();
+    let addr = line.split("http://").nth(1).and_then(|r| r.split_whitespace().next()).unwrap_or_else(|| panic!("{line}")).to_string();
+    assert!(!line.contains(TOKEN) && !line.contains(ROOT_PW), "{line}");
+    let (code, _, _) = fetch(&format!("http://{addr}/"), &system_info(&["52:54:00:0a:00:11"]), Some(TOKEN));
+    assert_eq!(code, 200);
+    let pid = child.id().to_string();
+    assert!(std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+    let mut rest = String::new();
+    err.read_to_string(&mut rest).unwrap();
+    assert!(rest.contains("stopped"), "{rest}");
+    assert!(!rest.contains(TOKEN) && !rest.contains(ROOT_PW), "secret in the log: {rest}");
+}
