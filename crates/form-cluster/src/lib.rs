@@ -3,6 +3,7 @@
 //! Two Proxmox nodes, two corosync links, a QDevice, verified — and rebuilding one node.
 //! See [`run`] for the whole flow; drift-check uses [`observe_cluster`] + [`verify`].
 
+pub mod cleanup;
 pub mod facts;
 pub mod plan;
 pub mod pvecm;

@@ -149,28 +149,38 @@ pub fn host_pins(inv: &Inventory, facts: &BTreeMap<String, NodeFacts>, pi: Optio
     pins
 }
 
-/// The trust resources of one node (the same desired lines on every node). `previous_pi_line`
-/// keeps an existing pin of the Pi when the Pi could not be observed this run.
+/// The trust resources of `node` (the same desired lines on every node, except that a Pi not
+/// observed this run keeps the pin `node` already has, instead of losing it).
 pub fn trust_resources(
     inv: &Inventory,
     facts: &BTreeMap<String, NodeFacts>,
     pi: Option<&PiFacts>,
+    node: &str,
 ) -> (ManagedLines, ManagedLines) {
     let keys = trust::authorized_lines(&root_keys(inv, facts));
-    let hosts = trust::known_host_lines(&host_pins(inv, facts, pi));
+    let mut hosts = trust::known_host_lines(&host_pins(inv, facts, pi));
+    if let Some(q) = &inv.qdevice {
+        if pi.and_then(|p| p.host_key.as_ref()).is_none() {
+            let tag = format!("{}{}", trust::MARK, q.name);
+            if let Some(f) = facts.get(node) {
+                hosts.extend(trust::marked_lines(&f.known_hosts).into_iter().filter(|l| l.ends_with(&tag)));
+            }
+        }
+    }
     (
         ManagedLines { path: ROOT_AUTHORIZED_KEYS, what: "cluster nodes' root keys", lines: keys },
         ManagedLines { path: ROOT_KNOWN_HOSTS, what: "cluster host-key pins", lines: hosts },
     )
 }
 
-/// All resources of one node, in apply order.
+/// All resources of `node`, in apply order.
 pub fn node_resources(
     inv: &Inventory,
     facts: &BTreeMap<String, NodeFacts>,
     pi: Option<&PiFacts>,
+    node: &str,
 ) -> Vec<Box<dyn Resource>> {
-    let (ak, kh) = trust_resources(inv, facts, pi);
+    let (ak, kh) = trust_resources(inv, facts, pi, node);
     let mut v: Vec<Box<dyn Resource>> = vec![
         Box::new(RootKeyPair { kind: KeyKind::Ed25519 }),
         Box::new(RootKeyPair { kind: KeyKind::Rsa }),

@@ -108,7 +108,7 @@ pub struct Observation {
 /// The probes of a node: facts plus every resource's own probe, keyed by resource id.
 fn node_batch(inv: &Inventory) -> Vec<(String, String)> {
     let mut probes = facts::node_probes();
-    for r in resources::node_resources(inv, &BTreeMap::new(), None) {
+    for r in resources::node_resources(inv, &BTreeMap::new(), None, "") {
         probes.push((r.id(), r.probe()));
     }
     probes
@@ -266,7 +266,8 @@ pub fn run(loaded: &LoadedInventory, settings: &Settings) -> Result<RunReport> {
         reports.get(h).notes.push(n.clone());
     }
     if let (Some(q), Some(e)) = (&inv.qdevice, &obs.pi_error) {
-        reports.get(&q.name).notes.push(format!("not reachable: {e}"));
+        // Not a refusal (the cluster steps may not need it), but a failure of this run.
+        reports.get(&q.name).error = Some(format!("not reachable, not verified: {e}"));
     }
 
     match settings.mode {
@@ -280,7 +281,7 @@ pub fn run(loaded: &LoadedInventory, settings: &Settings) -> Result<RunReport> {
 fn check(inv: &Inventory, obs: &Observation, plan: &Plan, settings: &Settings, reports: &mut Reports) {
     let mut pending = !plan.actions.is_empty();
     for (name, raw) in &obs.raw {
-        let res = resources::node_resources(inv, &obs.facts, obs.pi.as_ref());
+        let res = resources::node_resources(inv, &obs.facts, obs.pi.as_ref(), name);
         for (id, st) in evaluate_all(&res, raw) {
             let r = match st {
                 Ok(Status::InState) => ResourceResult::new(id, Outcome::Ok, ""),
@@ -451,29 +452,30 @@ fn converge_trust(
     reports: &mut Reports,
     what: &str,
 ) -> bool {
-    let res = resources::node_resources(inv, &obs.facts, obs.pi.as_ref());
-    let mut todo: Vec<&str> = Vec::new();
+    let res_of = |name: &str| resources::node_resources(inv, &obs.facts, obs.pi.as_ref(), name);
+    let mut todo: Vec<(String, Vec<Box<dyn Resource>>)> = Vec::new();
     for (name, raw) in &obs.raw {
+        let res = res_of(name);
         let ev = evaluate_all(&res, raw);
         if ev.iter().any(|(_, s)| !matches!(s, Ok(Status::InState))) {
-            todo.push(name);
-        } else if !reports.get(name).results.iter().any(|r| r.id == res[0].id()) {
+            todo.push((name.clone(), res));
+        } else {
             for (id, _) in ev {
-                reports.push(name, id, Outcome::Ok, "");
+                add_result(reports.get(name), ResourceResult::new(id, Outcome::Ok, ""));
             }
         }
     }
     if todo.is_empty() {
         return true;
     }
-    settings.progress.step(&todo.join(", "), what);
+    let names: Vec<&str> = todo.iter().map(|(n, _)| n.as_str()).collect();
+    settings.progress.step(&names.join(", "), what);
     let got: Vec<(String, HostReport)> = std::thread::scope(|scope| {
         let hs: Vec<_> = todo
             .iter()
-            .map(|n| {
+            .map(|(n, res)| {
                 let s = hosts.node(n);
-                let res = &res;
-                scope.spawn(move || (n.to_string(), engine::converge(s, res, Mode::Apply)))
+                scope.spawn(move || (n.clone(), engine::converge(s, res, Mode::Apply)))
             })
             .collect();
         hs.into_iter().map(|h| h.join().expect("converge thread panicked")).collect()
@@ -482,19 +484,25 @@ fn converge_trust(
     for (name, rep) in got {
         ok &= !rep.has_failures();
         let r = reports.get(&name);
-        // Keep one line per resource: replace earlier `ok` lines of the same id.
         for new in rep.results {
-            match r.results.iter_mut().find(|x| x.id == new.id && x.outcome == Outcome::Ok) {
-                Some(old) if new.outcome != Outcome::Ok => *old = new,
-                Some(_) => {}
-                None => r.results.push(new),
-            }
+            add_result(r, new);
         }
+        r.notes.extend(rep.notes);
         if let Some(e) = rep.error {
             r.error = Some(e);
         }
     }
     ok
+}
+
+/// One line per resource: an `ok` is replaced by a later change; a later `ok` adds nothing;
+/// a second change (the trust pass after PVE's merges) is listed too.
+fn add_result(r: &mut HostReport, new: ResourceResult) {
+    match r.results.iter_mut().find(|x| x.id == new.id) {
+        Some(old) if old.outcome == Outcome::Ok && new.outcome != Outcome::Ok => *old = new,
+        Some(_) if new.outcome == Outcome::Ok => {}
+        _ => r.results.push(new),
+    }
 }
 
 /// Run one planned step. `false` = it failed (reported); the run stops.
@@ -658,45 +666,8 @@ fn delnode(inv: &Inventory, master: &Session, stale: &str, settings: &Settings) 
     Ok(format!("removed; {} still quorate ({})", master.host(), votes_text(&f)))
 }
 
-/// Remove the stale node's host keys (by name, FQDN and addresses) from root's known_hosts and
-/// the system file on this node, and — once, on one node — from the cluster-wide files. Lines
-/// form-cluster manages are kept here (the trust step rewrites them with the fresh key). `awk`
-/// rather than `ssh-keygen -R`: the latter hard-links a backup, which pmxcfs does not support.
 fn clean_host_keys(s: &Session, stale: &str, names: &[String], cluster_files: bool) -> Result<String> {
-    let names_lc: Vec<String> = names.iter().map(|n| n.to_lowercase()).collect();
-    let mut script = format!(
-        r#"names={names}
-clean() {{
-  f=$1; keep=$2
-  [ -f "$f" ] || return 0
-  t=$(readlink -f "$f")
-  tmp=$(mktemp "$(dirname "$t")/.homelab-iac.XXXXXX")
-  awk -v names="$names" -v keep="$keep" -v mark='{mark}' '
-    BEGIN {{ n = split(names, a, " "); for (i = 1; i <= n; i++) drop[a[i]] = 1 }}
-    /^[ \t]*(#|@|$)/ {{ print; next }}
-    keep == "1" && index($NF, mark) == 1 {{ print; next }}
-    {{ hit = 0; m = split($1, h, ",");
-      for (i = 1; i <= m; i++) {{ x = tolower(h[i]); sub(/^\[/, "", x); sub(/\]:[0-9]+$/, "", x); if (x in drop) hit = 1 }}
-      if (!hit) print }}' "$t" > "$tmp"
-  if cmp -s "$t" "$tmp"; then rm -f "$tmp"; return 0; fi
-  chmod "$(stat -c %a "$t")" "$tmp"
-  mv -f "$tmp" "$t"
-  echo "cleaned $f"
-}}
-clean /root/.ssh/known_hosts 1
-[ -L /etc/ssh/ssh_known_hosts ] || clean /etc/ssh/ssh_known_hosts 0
-"#,
-        names = quote(&names_lc.join(" ")),
-        mark = trust::MARK,
-    );
-    if cluster_files {
-        script.push_str("clean /etc/pve/priv/known_hosts 0\n");
-        script.push_str(&format!(
-            "if [ -e /etc/pve/nodes/{n}/ssh_known_hosts ]; then rm -f /etc/pve/nodes/{n}/ssh_known_hosts && echo 'removed /etc/pve/nodes/{n}/ssh_known_hosts'; fi\n",
-            n = quote(stale)
-        ));
-    }
-    let out = s.script_root(&script)?;
+    let out = s.script_root(&crate::cleanup::stale_host_keys_script(stale, names, cluster_files, ""))?;
     let out = s.check("cleaning stale host keys", out)?;
     let done: Vec<&str> = out.stdout.lines().filter(|l| !l.trim().is_empty()).collect();
     Ok(if done.is_empty() { "nothing to clean".into() } else { done.join(", ") })
