@@ -14,7 +14,6 @@ use crate::facts::{self, key, NodeFacts, PiFacts};
 use crate::plan::{self, Action, Options, Plan};
 use crate::progress::{wait_for, Poll, Progress};
 use crate::resources;
-use crate::trust;
 use crate::verify::{self, Finding, Level};
 use crate::{pvecm, window};
 use anyhow::{anyhow, bail, Context, Result};
