@@ -72,8 +72,9 @@ fn fixtures() -> Vec<(String, String)> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/parsers");
     let mut out: Vec<(String, String)> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("reading {}: {e}", dir.display()))
-        .map(|e| {
-            let p = e.expect("dir entry").path();
+        .map(|e| e.expect("dir entry").path())
+        .filter(|p| !matches!(p.extension().and_then(|x| x.to_str()), Some("md" | "sh")))
+        .map(|p| {
             let name = p.file_name().and_then(|n| n.to_str()).expect("utf-8 name").to_string();
             let text = std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
             (name, text)
