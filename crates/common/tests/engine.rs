@@ -3,7 +3,7 @@
 
 mod support;
 
-use common::engine::resources::{Absent, Command, Directory, File, Packages, Symlink};
+use common::engine::resources::{Absent, Command, Directory, File, Packages, Symlink, User};
 use common::engine::{converge, HostReport, Mode, Outcome, Resource, RunReport};
 use common::ssh::Session;
 use std::path::Path;
@@ -22,6 +22,7 @@ fn resources(root: &Path) -> Vec<Box<dyn Resource>> {
         Box::new(Symlink::new(&p("current"), &a_conf)),
         Box::new(Absent::new(&p("old.txt"))),
         Box::new(Packages::new(&["dpkg"])), // installed here: exercises the real dpkg probe
+        Box::new(root_user()),               // in state: exercises the real getent/id probe
         Box::new(Command::new(
             "marker",
             &format!("test -e '{marker}'"),
@@ -34,6 +35,13 @@ fn resources(root: &Path) -> Vec<Box<dyn Resource>> {
                 .notified_by(&[&format!("file {a_conf}")]),
         ),
     ]
+}
+
+/// root as it is on this machine (the test must not change real accounts).
+fn root_user() -> User {
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap();
+    let f: Vec<&str> = passwd.lines().find(|l| l.starts_with("root:")).unwrap().split(':').collect();
+    User { shell: f[6].to_string(), home: f[5].to_string(), groups: vec!["root".into()], ..User::new("root") }
 }
 
 fn outcome<'a>(r: &'a HostReport, id_prefix: &str) -> &'a common::engine::ResourceResult {
@@ -58,6 +66,7 @@ fn converges_then_second_run_is_one_round_trip_then_check_reports_drift() {
     assert!(first.error.is_none() && !first.has_failures(), "{text}");
     assert_eq!(first.changed_count(), 7, "{text}");
     assert_eq!(outcome(&first, "packages").outcome, Outcome::Ok);
+    assert_eq!(outcome(&first, "user root").outcome, Outcome::Ok);
     assert_eq!(outcome(&first, "reload app").summary, format!("ran (notified by file {})", root.join("app/a.conf").display()));
     // observe + 6 applies + handler + verify
     assert_eq!(first.round_trips, 9, "{text}");
@@ -93,7 +102,7 @@ fn converges_then_second_run_is_one_round_trip_then_check_reports_drift() {
     let human = run.render_human(0);
     assert!(!human.contains("drifted-secret") && !human.contains("hunter2-test"), "{human}");
     assert!(human.contains("      -beta = 20"), "{human}");
-    assert!(human.contains("sshd-test: 5 ok, 0 changed, 3 would change, 0 failed"), "{human}");
+    assert!(human.contains("sshd-test: 6 ok, 0 changed, 3 would change, 0 failed"), "{human}");
     let json = run.to_json();
     assert_eq!(json["changes"], 3);
     assert_eq!(json["hosts"][0]["round_trips"], 1);

@@ -51,6 +51,10 @@ fn stdin_round_trips_a_mebibyte_both_ways() {
     let out = s.exec("cat | tee /dev/stderr", Some(text.as_bytes())).unwrap();
     assert_eq!(out.stdout.len(), text.len());
     assert_eq!(out.stderr.len(), text.len());
+    // A command that exits without reading its stdin must not hang the client.
+    let out = s.exec("echo early; exit 4", Some(text.as_bytes())).unwrap();
+    assert_eq!((out.status, out.stdout.as_str()), (4, "early\n"));
+    assert_eq!(s.round_trips(), 4);
 }
 
 #[test]

@@ -5,7 +5,7 @@
 //! [`converge`]:
 //!
 //! 1. **observe** — every resource's [`Resource::probe`] runs in ONE batched `sh -s` as root
-//!    ([`observe`]); sections are split apart by a random marker, each with its exit status;
+//!    ([`observe()`]); sections are split apart by a random marker, each with its exit status;
 //! 2. **evaluate** — [`Resource::evaluate`] (pure, unit-tested on sample output) says
 //!    [`Status::InState`] or [`Status::Change`] with a one-line summary and a readable diff;
 //! 3. [`Mode::Check`] stops here (`would change`); [`Mode::Apply`] runs [`Resource::apply`]

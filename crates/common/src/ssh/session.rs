@@ -234,3 +234,13 @@ fn authenticate(sess: &ssh2::Session, t: &SshTarget) -> Result<(), SshError> {
         }),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    /// Phases move a session into its host's thread and share `&Session` with helpers.
+    #[test]
+    fn session_is_send_and_sync() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<super::Session>();
+    }
+}
