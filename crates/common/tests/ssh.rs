@@ -233,6 +233,23 @@ fn auth_failure_names_host_user_and_what_was_tried() {
 }
 
 #[test]
+fn rejected_password_is_reported_without_the_password() {
+    if !require_root("rejected_password_is_reported_without_the_password") {
+        return;
+    }
+    // Password login on, root allowed: the real root account has no usable password here
+    // (or an unknown one), so any password is rejected. No account is created or changed.
+    let sshd = TestSshd::start_with("PasswordAuthentication yes\nPermitRootLogin yes");
+    let mut t = sshd.target();
+    t.auth = Auth::Password(common::secret::Secret::new("hiac-wrong-password-123".into()));
+    let e = Session::connect(&t).unwrap_err();
+    assert!(matches!(e, SshError::AuthFailed { .. }), "{e:?}");
+    let msg = e.to_string();
+    assert!(msg.contains("tried: password (rejected)") && msg.contains("password"), "{msg}");
+    assert!(!msg.contains("hiac-wrong-password-123"), "{msg}");
+}
+
+#[test]
 fn silent_listener_times_out_and_closed_port_is_refused() {
     // No sshd needed, but keep the same gate so CI runs it as root like the rest.
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap(); // listens, never accepts

@@ -29,17 +29,17 @@ fn would_block(e: &ssh2::Error) -> bool {
 
 /// Sleep until the socket is ready in the direction libssh2 is waiting for.
 fn wait(sess: &ssh2::Session, socket: &TcpStream) {
-    let events = match sess.block_directions() {
-        ssh2::BlockDirections::Inbound => libc::POLLIN,
-        ssh2::BlockDirections::Outbound => libc::POLLOUT,
-        ssh2::BlockDirections::Both => libc::POLLIN | libc::POLLOUT,
-        // libssh2 did not say; wait briefly for input rather than spin.
-        ssh2::BlockDirections::None => libc::POLLIN,
+    let (events, timeout_ms) = match sess.block_directions() {
+        ssh2::BlockDirections::Inbound => (libc::POLLIN, KEEPALIVE_POLL_MS),
+        ssh2::BlockDirections::Outbound => (libc::POLLOUT, KEEPALIVE_POLL_MS),
+        ssh2::BlockDirections::Both => (libc::POLLIN | libc::POLLOUT, KEEPALIVE_POLL_MS),
+        // libssh2 did not say what it waits for: look again soon rather than spin or stall.
+        ssh2::BlockDirections::None => (libc::POLLIN, 10),
     };
     let mut pfd = libc::pollfd { fd: socket.as_raw_fd(), events, revents: 0 };
     // SAFETY: one valid pollfd, the socket outlives the call.
-    let n = unsafe { libc::poll(&mut pfd, 1, KEEPALIVE_POLL_MS) };
-    if n == 0 {
+    let n = unsafe { libc::poll(&mut pfd, 1, timeout_ms) };
+    if n == 0 && timeout_ms == KEEPALIVE_POLL_MS {
         let _ = sess.keepalive_send();
     }
 }

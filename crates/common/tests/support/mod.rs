@@ -65,12 +65,19 @@ pub struct TestSshd {
     pub client_key: PathBuf,
     /// The server's ed25519 host key (private; `.pub` beside it).
     pub host_key: PathBuf,
+    /// Extra sshd_config lines (placed first: in sshd the first value of a keyword wins).
+    extra_config: String,
     child: Option<Child>,
 }
 
 impl TestSshd {
     /// Start sshd with fresh host and client keys. Panics with sshd's log if it won't come up.
     pub fn start() -> TestSshd {
+        TestSshd::start_with("")
+    }
+
+    /// Like [`TestSshd::start`] with extra sshd_config lines, e.g. `PasswordAuthentication yes`.
+    pub fn start_with(extra_config: &str) -> TestSshd {
         let dir = tempfile::tempdir().expect("temp dir");
         let host_key = dir.path().join("ssh_host_ed25519_key");
         let client_key = dir.path().join("id_client");
@@ -79,7 +86,8 @@ impl TestSshd {
         std::fs::copy(client_key.with_extension("pub"), dir.path().join("authorized_keys")).unwrap();
         // sshd refuses to start without its privilege-separation directory.
         std::fs::create_dir_all("/run/sshd").ok();
-        let mut sshd = TestSshd { dir, port: 0, client_key, host_key, child: None };
+        let mut sshd =
+            TestSshd { dir, port: 0, client_key, host_key, extra_config: extra_config.to_string(), child: None };
         sshd.launch();
         sshd
     }
@@ -88,7 +96,8 @@ impl TestSshd {
         let d = self.dir.path();
         let cfg = d.join("sshd_config");
         let text = format!(
-            "ListenAddress 127.0.0.1:{port}\n\
+            "{extra}\n\
+             ListenAddress 127.0.0.1:{port}\n\
              HostKey {hk}\n\
              AuthorizedKeysFile {ak}\n\
              PidFile {pid}\n\
@@ -100,6 +109,7 @@ impl TestSshd {
              KbdInteractiveAuthentication no\n\
              MaxStartups 100\n\
              LogLevel VERBOSE\n",
+            extra = self.extra_config,
             port = self.port,
             hk = self.host_key.display(),
             ak = d.join("authorized_keys").display(),
