@@ -26,6 +26,10 @@ fn log(msg: &str) {
 }
 
 pub fn main(args: &[String]) -> Result<i32> {
+    // systemd-tmpfiles at boot: /run is a fresh tmpfs.
+    for d in ["/run/lock", "/run/pve-sim"] {
+        let _ = sys::mkdir_p(&sys::p(d), 0o755);
+    }
     let a = cli::parse(args, &[("role", cli::Kind::Str), ("once", cli::Kind::Bool)], Some(0), "USAGE: pve-sim lab-daemons --role pve|pi|nas\n")?;
     let role = a.get("role").context("lab-daemons: --role is required")?.to_string();
     let once = a.flag("once");

@@ -41,6 +41,11 @@ fn dispatch(applet: &str, args: &[String]) -> Result<i32> {
 }
 
 fn main() {
+    // Die quietly on a closed pipe (`pvesh … | head`) like the Perl tools, instead of panicking.
+    // SAFETY: resetting a signal disposition before any threads exist.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let argv: Vec<String> = std::env::args().collect();
     let base = argv
         .first()

@@ -183,7 +183,12 @@ pub struct FileLock {
 /// Take an exclusive lock on `path` (created if needed), waiting up to `timeout`.
 pub fn lock(path: &Path, timeout: Duration) -> Result<FileLock> {
     if let Some(d) = path.parent() {
-        fs::create_dir_all(d)?;
+        // /var/lock → /run/lock dangles on a fresh /run tmpfs (systemd-tmpfiles would create it).
+        if let Ok(target) = fs::read_link(d) {
+            let abs = if target.is_absolute() { p(&target.to_string_lossy()) } else { d.parent().unwrap_or(d).join(target) };
+            fs::create_dir_all(abs)?;
+        }
+        fs::create_dir_all(d).with_context(|| format!("unable to create lock directory '{}'", d.display()))?;
     }
     let file = fs::OpenOptions::new()
         .create(true)

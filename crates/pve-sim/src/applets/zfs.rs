@@ -40,6 +40,10 @@ fn flags(args: &[String], with_value: &str) -> Flags {
     while i < args.len() {
         let a = &args[i];
         i += 1;
+        if a == "--" {
+            f.rest.extend(args[i..].iter().cloned());
+            break;
+        }
         if a.starts_with('-') && a.len() > 1 && !a.starts_with("--") {
             let chars: Vec<char> = a[1..].chars().collect();
             let mut j = 0;

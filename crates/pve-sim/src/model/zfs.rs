@@ -176,6 +176,9 @@ impl ZfsState {
     /// Bytes used by the dataset and its descendants (volumes count their volsize if not sparse).
     pub fn used(&self, name: &str) -> u64 {
         let Some(d) = self.datasets.get(name) else { return 0 };
+        if d.kind == "snapshot" {
+            return 0; // a fresh snapshot shares all its blocks with the dataset
+        }
         let own = d.referenced + d.props.get("refreservation").and_then(|r| parse_size(r)).unwrap_or(0);
         own + self.children(name).map(|(n, _)| self.used(n)).sum::<u64>()
     }
