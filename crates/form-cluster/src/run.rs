@@ -42,6 +42,8 @@ pub struct Hosts {
     pub pi: Option<Session>,
     /// Why the Pi could not be reached (it is only required when the QDevice must be set up).
     pub pi_error: Option<String>,
+    /// Noteworthy facts about reaching the hosts (a node reached over link1), by host.
+    pub notes: Vec<(String, String)>,
 }
 
 impl Hosts {
@@ -52,22 +54,20 @@ impl Hosts {
 
 /// Connect to every node and the Pi in parallel. A node that cannot be reached is an error
 /// (nothing has changed yet); the Pi is optional here.
+///
+/// A node is reached on its link0 (mgmt) address; when that address does not even accept a
+/// TCP connection (link0 down — exactly the fault a degraded-link report is about), on its
+/// link1 address instead, verified against the same pinned host key (pinned under its name).
 pub fn connect(loaded: &LoadedInventory) -> Result<Hosts> {
     let inv = &loaded.inv;
     let mut names: Vec<String> = inv.nodes.iter().map(|n| n.name.clone()).collect();
     if let Some(q) = &inv.qdevice {
         names.push(q.name.clone());
     }
-    let results: Vec<(String, Result<Session>)> = std::thread::scope(|scope| {
+    let results: Vec<(String, Result<(Session, Option<String>)>)> = std::thread::scope(|scope| {
         let handles: Vec<_> = names
             .iter()
-            .map(|n| {
-                scope.spawn(move || {
-                    let r = access::host(loaded, n)
-                        .and_then(|spec| Ok(Session::connect(&access::automation_target(loaded, &spec))?));
-                    (n.clone(), r)
-                })
-            })
+            .map(|n| scope.spawn(move || (n.clone(), connect_host(loaded, n))))
             .collect();
         handles.into_iter().map(|h| h.join().expect("connect thread panicked")).collect()
     });
@@ -75,12 +75,18 @@ pub fn connect(loaded: &LoadedInventory) -> Result<Hosts> {
     let mut errors = Vec::new();
     let mut pi = None;
     let mut pi_error = None;
+    let mut notes = Vec::new();
     let master = inv.master().name.clone();
     for (name, r) in results {
         let is_pi = inv.qdevice.as_ref().is_some_and(|q| q.name == name);
         match (r, is_pi) {
-            (Ok(s), false) => nodes.push((name, s)),
-            (Ok(s), true) => pi = Some(s),
+            (Ok((s, note)), false) => {
+                if let Some(n) = note {
+                    notes.push((name.clone(), n));
+                }
+                nodes.push((name, s))
+            }
+            (Ok((s, _)), true) => pi = Some(s),
             (Err(e), true) => pi_error = Some(format!("{e:#}")),
             (Err(e), false) if name == master => errors.insert(
                 0,
@@ -92,7 +98,49 @@ pub fn connect(loaded: &LoadedInventory) -> Result<Hosts> {
     if !errors.is_empty() {
         bail!("{}\nnothing was changed", errors.join("\n"));
     }
-    Ok(Hosts { nodes, pi, pi_error })
+    Ok(Hosts { nodes, pi, pi_error, notes })
+}
+
+/// How long a TCP connect to the link0 address may take before link1 is tried.
+const LINK0_PROBE: Duration = Duration::from_secs(2);
+
+fn connect_host(loaded: &LoadedInventory, name: &str) -> Result<(Session, Option<String>)> {
+    let spec = access::host(loaded, name)?;
+    let target = access::automation_target(loaded, &spec);
+    let Some(node) = loaded.inv.node(name) else {
+        return Ok((Session::connect(&target)?, None));
+    };
+    let reachable = |addr: &str| -> std::result::Result<(), String> {
+        use std::net::ToSocketAddrs;
+        let sa = (addr, target.port)
+            .to_socket_addrs()
+            .map_err(|e| e.to_string())?
+            .next()
+            .ok_or_else(|| "no address".to_string())?;
+        std::net::TcpStream::connect_timeout(&sa, LINK0_PROBE.min(target.connect_timeout))
+            .map(drop)
+            .map_err(|e| e.to_string())
+    };
+    match reachable(&node.link0) {
+        Ok(()) => Ok((Session::connect(&target)?, None)),
+        Err(why0) => {
+            let mut t1 = target.clone();
+            t1.address = node.link1.clone();
+            match Session::connect(&t1) {
+                Ok(s) => Ok((
+                    s,
+                    Some(format!(
+                        "reached over link1 ({}:{}): the link0 address {} did not answer ({why0})",
+                        node.link1, target.port, node.link0
+                    )),
+                )),
+                Err(e1) => Err(anyhow::Error::from(e1).context(format!(
+                    "{name}: unreachable — link0 address {} did not answer ({why0}), and over link1",
+                    node.link0
+                ))),
+            }
+        }
+    }
 }
 
 /// One observation of everything: facts of every node and of the Pi, plus each node's raw
@@ -261,7 +309,7 @@ pub fn run(loaded: &LoadedInventory, settings: &Settings) -> Result<RunReport> {
         .map_err(|e| anyhow!("{}\nnothing was changed", e.join("\n")))?;
 
     let mut reports = Reports::new(inv);
-    for (h, n) in &plan.notes {
+    for (h, n) in hosts.notes.iter().chain(&plan.notes) {
         reports.get(h).notes.push(n.clone());
     }
     if let (Some(q), Some(e)) = (&inv.qdevice, &obs.pi_error) {
