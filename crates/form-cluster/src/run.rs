@@ -262,8 +262,18 @@ impl Reports {
     }
 }
 
-/// Add verification findings to the reports (Degraded → a note, or a failure with --strict).
-fn report_findings(reports: &mut Reports, findings: &[Finding], strict: bool) {
+/// Add verification findings to the reports (Degraded → a note, or a failure with --strict),
+/// and one summary note on the master when everything verified.
+fn report_findings(reports: &mut Reports, master: &str, findings: &[Finding], strict: bool) {
+    if !findings.is_empty() && verify::passed(findings, strict) {
+        let q = findings.iter().find(|f| f.host == master && f.id == "verify quorum").map(|f| f.message.as_str());
+        let degraded = findings.iter().any(|f| f.level == Level::Degraded);
+        reports.get(master).notes.push(format!(
+            "verified on every node: {}{}",
+            q.unwrap_or("quorate"),
+            if degraded { "; a corosync link is degraded (see warnings)" } else { "; both links connected" }
+        ));
+    }
     for f in findings {
         match f.level {
             Level::Ok => reports.push(&f.host, &f.id, Outcome::Ok, &f.message),
@@ -351,7 +361,7 @@ fn check(inv: &Inventory, obs: &Observation, plan: &Plan, settings: &Settings, r
         let master = &inv.master().name;
         reports.get(master).notes.push("the cluster is verified after the changes are applied".into());
     } else {
-        report_findings(reports, &verify::verify(inv, &obs.facts, obs.pi.as_ref()), settings.opts.strict);
+        report_findings(reports, &inv.master().name, &verify::verify(inv, &obs.facts, obs.pi.as_ref()), settings.opts.strict);
     }
 }
 
@@ -461,9 +471,9 @@ fn apply(
             return Ok(());
         }
         let findings = wait_verified(inv, hosts, settings)?;
-        report_findings(reports, &findings, settings.opts.strict);
+        report_findings(reports, &inv.master().name, &findings, settings.opts.strict);
     } else {
-        report_findings(reports, &verify::verify(inv, &obs.facts, obs.pi.as_ref()), settings.opts.strict);
+        report_findings(reports, &inv.master().name, &verify::verify(inv, &obs.facts, obs.pi.as_ref()), settings.opts.strict);
     }
     Ok(())
 }
@@ -472,6 +482,7 @@ fn apply(
 fn record_window(into: &mut HostReport, what: &str, rep: HostReport) {
     for mut res in rep.results.into_iter().filter(|r| r.outcome != Outcome::Ok) {
         res.id = format!("{what}: {}", res.id);
+        res.diff = None; // the full key lines are noise here; the summary says what changed
         into.results.push(res);
     }
     into.notes.extend(rep.notes);

@@ -134,10 +134,19 @@ pub fn describe_change(current: &str, desired: &[String]) -> String {
     s
 }
 
-/// A line shortened for display: hosts, type, the blob's tail, the comment.
+/// A line shortened for display: only the base64 key blob is cut to its last 12 characters.
 fn short(line: &str) -> String {
-    line.split_whitespace()
-        .map(|t| if t.len() > 24 { format!("…{}", &t[t.len() - 12..]) } else { t.to_string() })
+    let toks: Vec<&str> = line.split_whitespace().collect();
+    let key_at = toks.iter().position(|t| t.starts_with("ssh-") || t.starts_with("ecdsa-") || t.starts_with("sk-"));
+    toks.iter()
+        .enumerate()
+        .map(|(i, t)| {
+            if Some(i) == key_at.map(|k| k + 1) && t.len() > 16 {
+                format!("…{}", &t[t.len() - 12..])
+            } else {
+                t.to_string()
+            }
+        })
         .collect::<Vec<_>>()
         .join(" ")
 }
@@ -226,6 +235,10 @@ mod tests {
         let fewer = &desired[..2];
         assert!(!with_marked(&new, fewer).contains("root@pve-node2"));
         assert!(describe_change(&new, fewer).contains("- "));
+        let shown = describe_change("", &desired[..1]);
+        assert!(shown.starts_with("+ ssh-ed25519 …"), "{shown}");
+        assert!(shown.ends_with("…wcPliX9 homelab-iac:form-cluster:root@pve-node1\n".trim_start_matches('…')), "{shown}");
+        assert!(shown.len() < 80, "{shown}");
     }
 
     #[test]
