@@ -4,7 +4,8 @@
 //!   corosync-qnetd) and mark enabled fake units active — a host restart behaves like a reboot;
 //! - pve: `pvecm updatecerts --silent` like pve-cluster's ExecStartPost (root RSA key, shared
 //!   authorized_keys, node known_hosts), then the pmxcfs corosync.conf sync loop (pve-cli.md §2.1
-//!   step 3) with a heartbeat other nodes use to know whom to wait for;
+//!   step 3) with a heartbeat other nodes use to know whom to wait for, storage activation like
+//!   pvestatd and the minutely replication run of pvescheduler;
 //! - nas: the NFS stand-in on TCP 2049 answering each connection with the export list.
 
 use std::io::Write;
@@ -14,6 +15,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 
 use crate::applets::systemctl;
+use crate::model::storage;
 use crate::pmxcfs::{self, SyncResult};
 use crate::{cli, nodefiles, sys};
 
@@ -57,13 +59,36 @@ fn pve(once: bool) -> Result<i32> {
     if let Err(e) = nodefiles::updatecerts(false, true) {
         log(&format!("updatecerts: {e:#}"));
     }
+    let mut tick: u64 = 0;
     loop {
         pmxcfs::heartbeat();
         sync_step();
+        // pvestatd activates (mounts) the node's shared storages every few seconds.
+        if tick % 25 == 0 {
+            activate_storages(&me);
+        }
+        // pvescheduler runs due replication jobs every minute (vzdump jobs are not simulated).
+        if tick % 300 == 150 && systemctl::is_active("pvescheduler") {
+            match crate::applets::pvesr::run_jobs(None, false) {
+                Ok(f) if !f.is_empty() => log(&format!("replication: {}", f.join("; "))),
+                Err(e) => log(&format!("replication: {e:#}")),
+                _ => {}
+            }
+        }
         if once {
             return Ok(0);
         }
+        tick += 1;
         std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn activate_storages(me: &str) {
+    let Ok((cfg, _)) = storage::load() else { return };
+    for e in cfg.of_type("nfs") {
+        if storage::enabled_on(e, me) {
+            let _ = storage::activate_nfs(e);
+        }
     }
 }
 

@@ -199,6 +199,9 @@ fn replicate(e: &Entry, now: i64, verbose: bool) -> Result<Vec<String>, String> 
 
 /// Run due jobs of guests on this node (or one job). Returns the failures.
 pub fn run_jobs(only: Option<&str>, verbose: bool) -> Result<Vec<String>> {
+    // One replication run at a time per node (PVE: /var/lock/pvesr.lck).
+    let _lock = sys::lock(&sys::p("/var/lock/pvesr.lck"), std::time::Duration::from_secs(60))
+        .map_err(|_| die("unable to get replication lock - another replication run is active"))?;
     let node = sys::hostname();
     let mut cfg = repl::load()?;
     let mut state = repl::load_state();
