@@ -34,12 +34,14 @@
 //! [`HostReport::push`]; reports of several steps combine with [`HostReport::merge`].
 
 mod converge;
+mod drift;
 mod hosts;
 pub mod observe;
 mod report;
 pub mod resources;
 
 pub use converge::converge;
+pub use drift::DriftKind;
 pub use hosts::{for_each_host, with_session};
 pub use observe::{observe, observe_list, Observed};
 pub use report::{HostReport, Outcome, ResourceResult, RunReport};
@@ -104,5 +106,11 @@ pub trait Resource: Send + Sync {
     /// What runs when notified while otherwise in state. Default: [`Resource::apply`].
     fn on_notify(&self, session: &Session) -> anyhow::Result<()> {
         self.apply(session)
+    }
+    /// drift-check's bucket for a [`Status::Change`] with `summary` (never called for
+    /// `InState`). Default: [`DriftKind::infer`] from the summary's first word ("create …" →
+    /// missing, "remove …" → unmanaged, else different); override when that does not fit.
+    fn drift_kind(&self, _observed: &Observed, summary: &str) -> DriftKind {
+        DriftKind::infer(summary)
     }
 }
