@@ -62,6 +62,9 @@ pub enum Cmd {
         /// Replace an existing output file.
         #[arg(long)]
         force: bool,
+        /// Flush the written ISO to disk before moving it into place (slower).
+        #[arg(long)]
+        fsync: bool,
     },
     /// Serve answers over HTTP and receive the post-installation webhook.
     Serve {
@@ -145,8 +148,8 @@ pub fn run(cli: &Cli) -> Result<i32> {
             common::output::note(args, &format!("wrote {}", out.display()));
             Ok(exit::OK)
         }
-        Cmd::Prepare { iso, output, fetch_from, url, cert_fingerprint, token_env, first_boot, force } => {
-            prepare(args, iso, output, *fetch_from, url, cert_fingerprint, token_env, first_boot.as_deref(), *force)
+        Cmd::Prepare { iso, output, fetch_from, url, cert_fingerprint, token_env, first_boot, force, fsync } => {
+            prepare(args, iso, output, *fetch_from, url, cert_fingerprint, token_env, first_boot.as_deref(), *force, *fsync)
         }
         Cmd::Serve { listen, token_env } => serve(args, listen, token_env),
     }
@@ -246,6 +249,7 @@ fn prepare(
     token_env: &Option<String>,
     first_boot: Option<&Path>,
     force: bool,
+    fsync: bool,
 ) -> Result<i32> {
     if mode == FetchMode::Iso && (url.is_some() || fp.is_some()) {
         bail!("--url and --cert-fingerprint are only for --fetch-from http");
@@ -296,14 +300,20 @@ fn prepare(
         first_boot: Some(fb_bytes),
         force,
         progress: common::output::show_progress(args),
+        fsync,
     };
     if args.validate || args.check {
         let x = iso::Xorriso::find()?;
         iso::preflight(&x, &job)?;
         if args.check {
-            println!("would write {} ({} mode, adding {}{}{})", output.display(),
-                if mode == FetchMode::Iso { "iso" } else { "http" }, iso::MODE_PATH,
-                if job.answer.is_some() { ", /answer.toml" } else { "" }, ", /proxmox-first-boot");
+            println!(
+                "would write {} ({} mode, adding {}{}, {})",
+                output.display(),
+                if mode == FetchMode::Iso { "iso" } else { "http" },
+                iso::MODE_PATH,
+                if job.answer.is_some() { ", /answer.toml" } else { "" },
+                iso::FIRST_BOOT_PATH
+            );
             return Ok(exit::CHANGES);
         }
         return Ok(exit::OK);

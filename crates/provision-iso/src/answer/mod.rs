@@ -112,7 +112,7 @@ pub fn validate_str(src: &str) -> Report {
     problems.extend(
         check::snake_case_warnings(doc.as_table(), &spans).into_iter().filter(|w| !rejected.contains(&(w.line, w.col))),
     );
-    problems.sort_by(|a, b| (a.line, a.col).cmp(&(b.line, b.col)));
+    problems.sort_by_key(|p| (p.line, p.col));
     problems.dedup();
     Report { problems, config }
 }

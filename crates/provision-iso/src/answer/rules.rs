@@ -206,10 +206,10 @@ fn check_network(n: &NetworkConfig, out: &mut Out) {
             Some(format!("interface name '{name}' for '{mac}' cannot be longer than 15 characters"))
         } else if !ifname_ok(name) {
             Some(format!("interface name '{name}' for '{mac}' is invalid: name must start with a letter and contain only ascii characters, digits and underscores"))
-        } else if let Some(other) = seen.get(name).filter(|o| **o != mac) {
-            Some(format!("duplicate interface name mapping '{name}' for: {mac}, {other}"))
         } else {
-            None
+            seen.get(name)
+                .filter(|o| **o != mac)
+                .map(|other| format!("duplicate interface name mapping '{name}' for: {mac}, {other}"))
         };
         if let Some(m) = msg {
             out.err(&[&path], m, None);

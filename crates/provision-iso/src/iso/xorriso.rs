@@ -55,6 +55,50 @@ impl Xorriso {
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     }
 
+    /// Boot records, volume UUID and whether `/auto-installer-capable` exists, in one run
+    /// (each xorriso start loads the image tree; one run instead of three keeps `prepare` fast).
+    pub fn inspect(&self, iso: &Path) -> Result<IsoFacts> {
+        let out = self.run_ok(
+            &args(&[
+                "-indev".as_ref(),
+                iso.as_os_str(),
+                "-report_system_area".as_ref(),
+                "cmd".as_ref(),
+                "-report_el_torito".as_ref(),
+                "plain".as_ref(),
+                "-find".as_ref(),
+                "/".as_ref(),
+                "-maxdepth".as_ref(),
+                "1".as_ref(),
+                "-name".as_ref(),
+                "auto-installer-capable".as_ref(),
+            ]),
+            "reading the ISO",
+        )?;
+        IsoFacts::parse(&out).with_context(|| format!("{} has no volume date uuid (-report_system_area cmd)", iso.display()))
+    }
+
+    /// Extract files and report the boot records of the result, in one run.
+    pub fn extract_and_inspect(&self, iso: &Path, files: &[(String, PathBuf)]) -> Result<IsoFacts> {
+        let mut a: Vec<OsString> = args(&[
+            "-osirrox".as_ref(),
+            "on".as_ref(),
+            "-indev".as_ref(),
+            iso.as_os_str(),
+            "-report_system_area".as_ref(),
+            "cmd".as_ref(),
+            "-report_el_torito".as_ref(),
+            "plain".as_ref(),
+        ]);
+        for (iso_path, out) in files {
+            a.push("-extract".into());
+            a.push(iso_path.into());
+            a.push(out.into());
+        }
+        let out = self.run_ok(&a, "reading back the written ISO")?;
+        IsoFacts::parse(&out).context("the written ISO has no volume date uuid")
+    }
+
     /// Does the ISO contain `path`? (`-find` on a read-only `-indev`; the assistant uses
     /// `-dev`, which would open the input for writing.)
     pub fn contains(&self, iso: &Path, path: &str) -> Result<bool> {
@@ -92,6 +136,11 @@ impl Xorriso {
     /// sequence (same boot records), but the image is appended to once instead of N times.
     pub fn inject(&self, iso: &Path, uuid: &str, files: &[(PathBuf, String)]) -> Result<()> {
         let mut a: Vec<OsString> = args(&[
+            // No fsync of the whole image from xorriso: right after the copy that would wait
+            // for the full ISO to reach the disk (≈ the copy time again). `prepare --fsync`
+            // flushes once at the end instead, when durability is wanted.
+            "-stdio_sync".as_ref(),
+            "off".as_ref(),
             "-boot_image".as_ref(),
             "any".as_ref(),
             "keep".as_ref(),
@@ -118,6 +167,31 @@ impl Xorriso {
             a.push(out.into());
         }
         self.run_ok(&a, "extracting files from the ISO").map(|_| ())
+    }
+}
+
+/// What `inspect` learns about an image.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IsoFacts {
+    /// The `-volume_date uuid` value GRUB uses as the filesystem UUID (§5.4).
+    pub uuid: String,
+    pub capable: bool,
+    /// `-report_el_torito plain` lines.
+    pub el_torito: Vec<String>,
+}
+
+impl IsoFacts {
+    fn parse(out: &str) -> Option<IsoFacts> {
+        let uuid = out
+            .lines()
+            .find(|l| l.starts_with("-volume_date uuid"))
+            .and_then(|l| l.split_whitespace().last())
+            .map(|t| t.replace('\'', ""))?;
+        Some(IsoFacts {
+            uuid,
+            capable: out.lines().any(|l| l.trim() == "'/auto-installer-capable'"),
+            el_torito: out.lines().filter(|l| l.starts_with("El Torito")).map(str::to_string).collect(),
+        })
     }
 }
 
