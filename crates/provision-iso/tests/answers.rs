@@ -91,3 +91,23 @@ fn corpus_size_and_wild_style_hints() {
         assert!(p.hint.is_some(), "{case}: no hint");
     }
 }
+
+/// The `validate` command: exit 0 for valid files (warnings allowed), 1 when any file is
+/// invalid; every problem printed as `FILE:LINE:COL: …`; `--json` is machine-readable.
+#[test]
+fn validate_command_exit_codes_and_locations() {
+    let bin = env!("CARGO_BIN_EXE_provision-iso");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/answers");
+    let valid = dir.join("valid/snake_case_legacy.toml");
+    let invalid = dir.join("invalid/wild_general_section.toml");
+    let o = std::process::Command::new(bin).arg("validate").arg(&valid).output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stdout));
+    let o = std::process::Command::new(bin).arg("validate").arg(&valid).arg(&invalid).output().unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains(&format!("{}:2:2: error: unknown field `general`", invalid.display())), "{out}");
+    let o = std::process::Command::new(bin).args(["--json", "validate"]).arg(&invalid).output().unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v[0]["valid"], false);
+    assert_eq!(v[0]["problems"][0]["line"], 1);
+}

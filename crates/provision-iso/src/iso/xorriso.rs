@@ -99,38 +99,6 @@ impl Xorriso {
         IsoFacts::parse(&out).context("the written ISO has no volume date uuid")
     }
 
-    /// Does the ISO contain `path`? (`-find` on a read-only `-indev`; the assistant uses
-    /// `-dev`, which would open the input for writing.)
-    pub fn contains(&self, iso: &Path, path: &str) -> Result<bool> {
-        let out = self.run(&args(&["-indev".as_ref(), iso.as_os_str(), "-find".as_ref(), path.as_ref()]), "reading the ISO")?;
-        if out.status.success() {
-            return Ok(true);
-        }
-        let err = String::from_utf8_lossy(&out.stderr);
-        if err.contains("Cannot find path") {
-            return Ok(false);
-        }
-        bail!("xorriso cannot read {}: {}", iso.display(), err.lines().filter(|l| l.contains("FAILURE") || l.contains("SORRY")).collect::<Vec<_>>().join("; "))
-    }
-
-    /// The `-volume_date uuid` value GRUB uses as the ISO's filesystem UUID (§5.4).
-    pub fn volume_uuid(&self, iso: &Path) -> Result<String> {
-        let out = self.report_system_area(iso)?;
-        out.lines()
-            .find(|l| l.starts_with("-volume_date uuid"))
-            .and_then(|l| l.split_whitespace().last())
-            .map(|t| t.replace('\'', ""))
-            .with_context(|| format!("{} has no volume date uuid (-report_system_area cmd)", iso.display()))
-    }
-
-    pub fn report_system_area(&self, iso: &Path) -> Result<String> {
-        self.run_ok(&args(&["-indev".as_ref(), iso.as_os_str(), "-report_system_area".as_ref(), "cmd".as_ref()]), "reading the system area")
-    }
-
-    pub fn report_el_torito(&self, iso: &Path) -> Result<String> {
-        self.run_ok(&args(&["-indev".as_ref(), iso.as_os_str(), "-report_el_torito".as_ref(), "plain".as_ref()]), "reading the El Torito boot records")
-    }
-
     /// Add files to the image in place, keeping boot images and the volume UUID (§5.4). One
     /// invocation maps all files: the result equals the assistant's one-call-per-file
     /// sequence (same boot records), but the image is appended to once instead of N times.
@@ -156,17 +124,6 @@ impl Xorriso {
             a.push(iso_path.into());
         }
         self.run_ok(&a, "adding files to the ISO").map(|_| ())
-    }
-
-    /// Extract files (`-osirrox on -indev ISO -extract PATH OUT`, §5.4), all in one run.
-    pub fn extract(&self, iso: &Path, files: &[(String, PathBuf)]) -> Result<()> {
-        let mut a: Vec<OsString> = args(&["-osirrox".as_ref(), "on".as_ref(), "-indev".as_ref(), iso.as_os_str()]);
-        for (iso_path, out) in files {
-            a.push("-extract".into());
-            a.push(iso_path.into());
-            a.push(out.into());
-        }
-        self.run_ok(&a, "extracting files from the ISO").map(|_| ())
     }
 }
 
