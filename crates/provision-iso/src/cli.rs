@@ -83,6 +83,11 @@ pub enum Cmd {
 
 pub fn main() -> i32 {
     let cli = Cli::parse();
+    // The answer server's log *is* its output (who got which answer, which pins changed):
+    // show it at info by default unless the operator chose a level.
+    if matches!(cli.cmd, Cmd::Serve { .. }) && std::env::var_os("RUST_LOG").is_none() && !cli.common.quiet {
+        std::env::set_var("RUST_LOG", if cli.common.verbose > 1 { "debug" } else { "warn,provision_iso=info" });
+    }
     common::output::init_logging(&cli.common);
     match run(&cli) {
         Ok(code) => code,
