@@ -302,6 +302,9 @@ pub fn content_dirs(content: &BTreeSet<String>) -> Vec<String> {
     v
 }
 
+/// Upper bound for looking into a mounted share.
+pub const PROBE_TIMEOUT_SECS: u32 = 10;
+
 /// The content directories on a shared storage (`create_subdirs = true`). Created once, on the
 /// master, through the mount — only while the storage is active, so nothing is ever created
 /// underneath an unmounted mount point.
@@ -331,15 +334,16 @@ impl Resource for SharedDirs {
     }
 
     fn probe(&self) -> String {
+        // A hard NFS mount whose server died blocks `stat` for ever: bounded by `timeout`.
         let dirs: Vec<String> = self.dirs.iter().map(|d| quote(d)).collect();
-        format!(
-            "p={}\nfor d in {}; do [ -d \"$p/$d\" ] || echo \"missing $d\"; done\n",
-            quote(&self.path),
-            dirs.join(" ")
-        )
+        let check = format!("for d in {}; do [ -d \"$0/$d\" ] || echo \"missing $d\"; done", dirs.join(" "));
+        format!("timeout {PROBE_TIMEOUT_SECS} sh -c {} {}\n", quote(&check), quote(&self.path))
     }
 
     fn evaluate(&self, observed: &Observed) -> Result<Status> {
+        if observed.status == 124 {
+            bail!("{} did not answer within {PROBE_TIMEOUT_SECS} s (a hung NFS mount?)", self.path);
+        }
         if observed.status != 0 {
             bail!("probing {} failed: {}", self.path, observed.stderr.trim());
         }
@@ -496,5 +500,6 @@ mod tests {
         let out = std::process::Command::new("sh").arg("-c").arg(d.probe()).output().unwrap();
         let o = Observed::new(&String::from_utf8_lossy(&out.stdout), out.status.code().unwrap());
         assert_eq!(SharedDirs::missing(&o), ["template/cache"]);
+        assert!(d.evaluate(&Observed::new("", 124)).unwrap_err().to_string().contains("hung NFS mount"));
     }
 }
