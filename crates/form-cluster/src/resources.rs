@@ -4,7 +4,7 @@
 
 use crate::facts::{key, NodeFacts, PiFacts, ROOT_AUTHORIZED_KEYS, ROOT_KNOWN_HOSTS};
 use crate::trust::{self, HostPin, RootKeys};
-use common::engine::resources::Packages;
+use common::engine::resources::{Packages, Service};
 use common::engine::{Observed, Resource, Status};
 use common::inventory::Inventory;
 use common::ssh::Session;
@@ -189,8 +189,19 @@ pub fn node_resources(
     ];
     if inv.qdevice.is_some() {
         v.push(Box::new(qdevice_package()));
+        // Once the cluster has a QDevice, its daemon runs on every member (pvecm qdevice setup
+        // starts and enables it, pve-cli.md §2.9 step 16); a stopped one is started again.
+        let configured = facts.get(node).and_then(|f| f.conf.as_ref()).is_some_and(|c| c.has_quorum_device());
+        if configured {
+            v.push(Box::new(qdevice_service()));
+        }
     }
     v
+}
+
+/// `corosync-qdevice` enabled and running.
+pub fn qdevice_service() -> Service {
+    Service::running("corosync-qdevice")
 }
 
 #[cfg(test)]
