@@ -93,7 +93,7 @@ pub fn teardown(rt: &Runtime, remove_state_copy: bool) -> Result<DownReport> {
     let me = std::process::id() as i32;
     let mut stray = Vec::new();
     for p in sys::all_pids() {
-        if p != me && sys::alive(p) && ns.iter().any(|(k, i)| sys::ns_inode(p, k) == Some(*i)) {
+        if p != me && sys::in_any_ns(p, &ns) && sys::alive(p) {
             rep.killed.push(format!("{p} ({})", sys::cmdline(p)));
             sys::kill(p, libc::SIGKILL);
             stray.push(p);

@@ -8,6 +8,9 @@ use anyhow::{Context, Result};
 use std::path::Path;
 
 fn disable_ipv6(ifname: &str) -> Result<()> {
+    if !Path::new("/proc/sys/net/ipv6").exists() {
+        return Ok(()); // IPv6 is off in the whole kernel (ipv6.disable=1)
+    }
     sys::sysctl(&format!("net/ipv6/conf/{ifname}/disable_ipv6"), "1")
 }
 

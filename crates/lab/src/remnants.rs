@@ -30,7 +30,7 @@ pub fn find_with(ns_inodes: &[(&'static str, u64)]) -> Vec<String> {
             continue;
         }
         let cmd = sys::cmdline(p);
-        let in_ns = ns_inodes.iter().any(|(kind, ino)| sys::ns_inode(p, kind) == Some(*ino));
+        let in_ns = sys::in_any_ns(p, ns_inodes);
         if in_ns || cmd.contains(&format!("{RUNTIME_DIR}/host-init.sh")) {
             out.push(format!("process {p} ({})", if cmd.is_empty() { sys::comm(p) } else { cmd }));
         }

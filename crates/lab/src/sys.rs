@@ -149,6 +149,23 @@ pub fn netns_inode(netns: &str) -> Option<u64> {
     std::fs::metadata(netns_path(netns)).ok().map(|m| m.ino())
 }
 
+/// Does `pid` live in any of the given namespaces (`(kind, inode)` pairs)? Reads each kind's
+/// link once, however many namespaces are asked about.
+pub fn in_any_ns(pid: i32, namespaces: &[(&str, u64)]) -> bool {
+    let mut checked: Vec<(&str, Option<u64>)> = Vec::new();
+    namespaces.iter().any(|(kind, ino)| {
+        let have = match checked.iter().find(|(k, _)| k == kind) {
+            Some((_, v)) => *v,
+            None => {
+                let v = ns_inode(pid, kind);
+                checked.push((kind, v));
+                v
+            }
+        };
+        have == Some(*ino)
+    })
+}
+
 /// Every process id on the machine.
 pub fn all_pids() -> Vec<i32> {
     let Ok(rd) = std::fs::read_dir("/proc") else { return Vec::new() };
