@@ -123,23 +123,28 @@ fn connect_host(loaded: &LoadedInventory, name: &str) -> Result<(Session, Option
     };
     match reachable(&node.link0) {
         Ok(()) => Ok((Session::connect(&target)?, None)),
-        Err(why0) => {
-            let mut t1 = target.clone();
-            t1.address = node.link1.clone();
-            match Session::connect(&t1) {
-                Ok(s) => Ok((
+        Err(why0) => match reachable(&node.link1) {
+            Ok(()) => {
+                let mut t1 = target.clone();
+                t1.address = node.link1.clone();
+                let s = Session::connect(&t1)?;
+                Ok((
                     s,
                     Some(format!(
                         "reached over link1 ({}:{}): the link0 address {} did not answer ({why0})",
                         node.link1, target.port, node.link0
                     )),
-                )),
-                Err(e1) => Err(anyhow::Error::from(e1).context(format!(
-                    "{name}: unreachable — link0 address {} did not answer ({why0}), and over link1",
-                    node.link0
-                ))),
+                ))
             }
-        }
+            Err(why1) => Err(anyhow!(
+                "{name}: unreachable — no TCP answer from link0 {}:{} ({why0}) nor link1 {}:{} ({why1}); \
+                 check that the host is up and sshd is running",
+                node.link0,
+                target.port,
+                node.link1,
+                target.port
+            )),
+        },
     }
 }
 
