@@ -84,9 +84,25 @@ pub fn load(path: &Path) -> Result<LoadedInventory, InventoryErrors> {
             meta.len()
         )));
     }
-    let bytes = std::fs::read(path).map_err(|e| at_start(format!("cannot read the inventory: {e}")))?;
+    // Read at most one byte past the limit: a pipe or device has no meaningful metadata size
+    // (`-i /dev/stdin`, `-i /dev/zero`), and must not be read without bound (issue 11).
+    let mut bytes = Vec::new();
+    std::io::Read::read_to_end(
+        &mut std::io::Read::take(std::fs::File::open(path).map_err(|e| at_start(format!("cannot read the inventory: {e}")))?, MAX_INVENTORY_BYTES + 1),
+        &mut bytes,
+    )
+    .map_err(|e| at_start(format!("cannot read the inventory: {e}")))?;
+    if bytes.len() as u64 > MAX_INVENTORY_BYTES {
+        return Err(at_start(format!("the inventory is over {MAX_INVENTORY_BYTES} bytes, the limit — is this the right file?")));
+    }
     let src = String::from_utf8(bytes).map_err(|e| {
-        at_start(format!("the inventory is not valid UTF-8 (byte {}); save it as UTF-8", e.utf8_error().valid_up_to()))
+        // Locate the first bad byte like any other error: line and column of what precedes it.
+        let ok = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+        let before = std::str::from_utf8(ok).unwrap_or_default();
+        let line = before.matches('\n').count() + 1;
+        let col = before.rsplit('\n').next().unwrap_or("").chars().count() + 1;
+        let message = format!("the inventory is not valid UTF-8 (byte {}); save it as UTF-8", ok.len());
+        InventoryErrors(vec![InventoryError { file: path.to_path_buf(), line, col, message }])
     })?;
     parse_str(&src, path)
 }
@@ -100,11 +116,14 @@ pub fn parse_str(src: &str, path: &Path) -> Result<LoadedInventory, InventoryErr
             file: path.to_path_buf(),
             line,
             col,
-            message: serde_error_message(e.message(), e.span().and_then(|s| spans.path_at(s.start))),
+            message: readable(&serde_error_message(e.message(), e.span().and_then(|s| spans.path_at(s.start)), src, e.span())),
         }])
     })?;
-    let errors = validate::validate(&inv, &spans, path);
+    let mut errors = validate::validate(&inv, &spans, path);
     if !errors.is_empty() {
+        for e in &mut errors {
+            e.message = readable(&e.message);
+        }
         return Err(InventoryErrors(errors));
     }
     Ok(LoadedInventory { inv, path: path.to_path_buf(), spans })
@@ -112,8 +131,17 @@ pub fn parse_str(src: &str, path: &Path) -> Result<LoadedInventory, InventoryErr
 
 /// toml/serde messages say what was expected but not about which key, nor where to look:
 /// add both, so every error is actionable.
-fn serde_error_message(raw: &str, key: Option<&str>) -> String {
-    let raw = raw.trim_end();
+fn serde_error_message(raw: &str, key: Option<&str>, src: &str, span: Option<std::ops::Range<usize>>) -> String {
+    // toml's messages may span lines ("invalid table header\nduplicate key …"), and are empty
+    // for some stray characters (a lone carriage return at a line start): say what is there.
+    let raw = raw.trim_end().replace('\n', ": ");
+    let stray = span.and_then(|s| src.get(s.start..)).and_then(|t| t.chars().next());
+    let raw = match stray {
+        Some(c) if raw.is_empty() => format!("invalid TOML: unexpected character {:?} (U+{:04X})", c, c as u32),
+        _ if raw.is_empty() => "invalid TOML".to_string(),
+        _ => raw,
+    };
+    let raw = raw.as_str();
     let hint = if raw.starts_with("unknown field") {
         "remove or correct the key (a typo is never silently ignored)"
     } else if raw.starts_with("missing field") {
@@ -125,6 +153,34 @@ fn serde_error_message(raw: &str, key: Option<&str>) -> String {
         Some(k) => format!("{k}: {raw}; {hint} — examples/homelab.toml shows every key with its expected form"),
         None => format!("{raw}; {hint} — examples/homelab.toml shows every key with its expected form"),
     }
+}
+
+/// An error message fit for a terminal, whatever the inventory contained (issue 11): control
+/// characters, bidi overrides and invisible characters from the file are shown escaped
+/// (`\u{202e}`) instead of garbling or hiding the rest of the line, and a quoted value longer
+/// than 120 characters is cut (`…`) so a 100 KB key does not make a 100 KB message.
+pub fn readable(message: &str) -> String {
+    let mut out = String::with_capacity(message.len().min(4096));
+    for (i, part) in message.split('`').enumerate() {
+        if i > 0 {
+            out.push('`');
+        }
+        let quoted = i % 2 == 1;
+        let count = part.chars().count();
+        for (n, c) in part.chars().enumerate() {
+            if quoted && n == 120 && count > 121 {
+                out.push('…');
+                break;
+            }
+            let escaped = c.escape_debug();
+            if escaped.len() > 1 && !matches!(c, '"' | '\'' | '\\') {
+                out.extend(escaped);
+            } else {
+                out.push(c);
+            }
+        }
+    }
+    out
 }
 
 impl LoadedInventory {
