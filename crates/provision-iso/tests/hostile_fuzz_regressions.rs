@@ -1,0 +1,88 @@
+//! Replays the fuzz checks of `fuzz/src/iso_checks.rs` (the inventory loader with answer
+//! rendering, the answer-file validator) in `cargo test`, without libFuzzer:
+//!
+//! * every input a fuzz run ever crashed on (`fuzz/regressions/{inventory,answer}/*`);
+//! * every inventory and answer fixture of the repository, so the cross-properties hold on
+//!   real files too (a loadable inventory renders answers our validator accepts; the
+//!   validator's schema walk agrees with the installer's whole-file parse).
+//!
+//! Each input runs on its own thread with a generous deadline: a hang fails naming the input.
+
+#[allow(dead_code)]
+#[path = "../../../fuzz/src/iso_checks.rs"]
+mod checks;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn replay(target: &str, check: fn(&[u8]), name: &str, input: Vec<u8>) {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let handle = std::thread::Builder::new()
+        .name(format!("{target}:{name}"))
+        .stack_size(8 << 20)
+        .spawn(move || {
+            check(&input);
+            let _ = tx.send(());
+        })
+        .expect("spawn");
+    match rx.recv_timeout(Duration::from_secs(120)) {
+        Ok(()) => handle.join().expect("joined"),
+        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+            let err = handle.join().expect_err("a check thread that did not report has panicked");
+            std::panic::resume_unwind(err)
+        }
+        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => panic!("{target}: {name}: no result within 120 s (hang)"),
+    }
+}
+
+fn files(dir: &Path, ext: Option<&str>) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = match std::fs::read_dir(dir) {
+        Ok(rd) => rd
+            .map(|e| e.expect("dir entry").path())
+            .filter(|p| p.is_file() && ext.is_none_or(|x| p.extension().is_some_and(|e| e == x)))
+            .collect(),
+        Err(_) => Vec::new(),
+    };
+    v.sort();
+    v
+}
+
+#[test]
+fn fuzz_regressions_stay_fixed() {
+    let mut n = 0;
+    for (target, check) in checks::TARGETS {
+        for f in files(&repo().join("fuzz/regressions").join(target), None) {
+            let name = f.file_name().unwrap().to_string_lossy().into_owned();
+            replay(target, *check, &name, std::fs::read(&f).unwrap());
+            n += 1;
+        }
+    }
+    println!("replayed {n} fuzz regression input(s)");
+}
+
+#[test]
+fn every_inventory_fixture_through_the_inventory_check() {
+    let mut inputs = files(&repo().join("crates/common/tests/fixtures/inventory"), Some("toml"));
+    inputs.extend(files(&repo().join("crates/provision-iso/tests/fixtures/inventory"), Some("toml")));
+    inputs.push(repo().join("examples/homelab.toml"));
+    assert!(inputs.len() >= 100, "expected the inventory fixtures, found {}", inputs.len());
+    for f in inputs {
+        replay("inventory", checks::inventory, &f.display().to_string(), std::fs::read(&f).unwrap());
+    }
+}
+
+#[test]
+fn every_answer_fixture_through_the_answer_check() {
+    let base = repo().join("crates/provision-iso/tests/fixtures");
+    let mut inputs = files(&base.join("answers/valid"), Some("toml"));
+    inputs.extend(files(&base.join("answers/invalid"), Some("toml")));
+    inputs.extend(files(&base.join("golden"), Some("toml")));
+    assert!(inputs.len() >= 60, "expected the answer fixtures, found {}", inputs.len());
+    for f in inputs {
+        replay("answer", checks::answer, &f.display().to_string(), std::fs::read(&f).unwrap());
+    }
+}
