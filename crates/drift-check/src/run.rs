@@ -63,7 +63,12 @@ pub fn run(loaded: &LoadedInventory, opts: &Options) -> Result<Report> {
     let ctx = Context::new(loaded, opts.phases, &opts.hosts)?;
     let mut plans: Vec<(HostSpec, Batch)> = Vec::new();
     for h in &ctx.hosts {
-        plans.push((h.clone(), ctx.batch(h)?));
+        let b = ctx.batch(h)?;
+        // A host no selected phase looks at (the Pi with `--phase configure-storage`) is
+        // not contacted at all.
+        if !b.is_empty() {
+            plans.push((h.clone(), b));
+        }
     }
 
     let observed: Mutex<BTreeMap<String, Observation>> = Mutex::new(BTreeMap::new());

@@ -114,6 +114,12 @@ fn unreachable_hosts_are_named_and_exit_1() {
     assert!(j["hosts"][0]["error"].as_str().unwrap().contains("qdevice1 (127.0.10.5:1): connection refused"), "{j:#}");
     assert_eq!(j["totals"]["unreachable"], 1);
     assert_eq!(j["exit"], 1);
+
+    // A host no selected phase looks at is not contacted (nor reported).
+    let o = run(&inv, &["--json", "--phase", "configure-storage"], &[]);
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let hosts: Vec<&str> = j["hosts"].as_array().unwrap().iter().map(|h| h["host"].as_str().unwrap()).collect();
+    assert_eq!(hosts, ["pve-node1", "pve-node2"]);
 }
 
 #[test]
