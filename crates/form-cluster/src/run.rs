@@ -575,6 +575,7 @@ fn add_result(r: &mut HostReport, new: ResourceResult) {
 fn run_action(inv: &Inventory, hosts: &Hosts, obs: &Observation, a: &Action, settings: &Settings, reports: &mut Reports) -> bool {
     let p = &settings.progress;
     p.step(a.host(), &a.summary());
+    let started = Instant::now();
     let r = match a {
         Action::DelNode { on, stale, .. } => delnode(inv, hosts.node(on), stale, settings),
         Action::CleanHostKeys { on, stale, names, cluster_files } => {
@@ -597,7 +598,12 @@ fn run_action(inv: &Inventory, hosts: &Hosts, obs: &Observation, a: &Action, set
     };
     match r {
         Ok(done) => {
-            let summary = if done.is_empty() { a.summary() } else { format!("{} — {done}", a.summary()) };
+            let took = started.elapsed().as_secs_f64();
+            let summary = if done.is_empty() {
+                format!("{} ({took:.1} s)", a.summary())
+            } else {
+                format!("{} — {done} ({took:.1} s)", a.summary())
+            };
             reports.push(a.host(), a.id(), Outcome::Changed, summary);
             true
         }
