@@ -178,9 +178,7 @@ pub fn plan(
 ) -> Result<Plan, Vec<String>> {
     let mut errors: Vec<String> = Vec::new();
     let mut p = Plan::default();
-    if let Err(e) = check_inventory(inv) {
-        return Err(e);
-    }
+    check_inventory(inv)?;
     for name in &opts.nodes {
         if inv.node(name).is_none() {
             let known: Vec<&str> = inv.nodes.iter().map(|n| n.name.as_str()).collect();
@@ -423,10 +421,11 @@ pub fn plan(
             }
             p.actions.push(setup);
         }
-        if q.algorithm == QDeviceAlgorithm::Lms && count % 2 == 0 {
+        if q.algorithm == QDeviceAlgorithm::Lms && count.is_multiple_of(2) {
             p.notes.push((
                 master.name.clone(),
-                format!("[qdevice] algorithm = \"lms\" is ignored for an even node count: pvecm uses ffsplit (pve-cli.md §2.9)"),
+                "[qdevice] algorithm = \"lms\" is ignored for an even node count: pvecm uses ffsplit (pve-cli.md §2.9)"
+                    .to_string(),
             ));
         }
     } else if let Some(d) = &device {

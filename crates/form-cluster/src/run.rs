@@ -64,7 +64,7 @@ pub fn connect(loaded: &LoadedInventory) -> Result<Hosts> {
     if let Some(q) = &inv.qdevice {
         names.push(q.name.clone());
     }
-    let results: Vec<(String, Result<(Session, Option<String>)>)> = std::thread::scope(|scope| {
+    let results: Vec<(String, Connected)> = std::thread::scope(|scope| {
         let handles: Vec<_> = names
             .iter()
             .map(|n| scope.spawn(move || (n.clone(), connect_host(loaded, n))))
@@ -104,7 +104,10 @@ pub fn connect(loaded: &LoadedInventory) -> Result<Hosts> {
 /// How long a TCP connect to the link0 address may take before link1 is tried.
 const LINK0_PROBE: Duration = Duration::from_secs(2);
 
-fn connect_host(loaded: &LoadedInventory, name: &str) -> Result<(Session, Option<String>)> {
+/// A session and, when it is noteworthy, how it was reached.
+type Connected = Result<(Session, Option<String>)>;
+
+fn connect_host(loaded: &LoadedInventory, name: &str) -> Connected {
     let spec = access::host(loaded, name)?;
     let target = access::automation_target(loaded, &spec);
     let Some(node) = loaded.inv.node(name) else {
@@ -408,7 +411,7 @@ fn apply(
             Box::new(resources::RootKeyPair { kind: resources::KeyKind::Ed25519 }),
             Box::new(resources::RootKeyPair { kind: resources::KeyKind::Rsa }),
         ];
-        let got: Vec<(String, HostReport, Result<HashMap<String, Observed>>)> = std::thread::scope(|scope| {
+        let got: Vec<KeygenResult> = std::thread::scope(|scope| {
             let hs: Vec<_> = names
                 .iter()
                 .map(|n| {
@@ -495,6 +498,9 @@ fn record_window(into: &mut HostReport, what: &str, rep: HostReport) {
     }
     into.notes.extend(rep.notes);
 }
+
+/// A node's key generation: its report and the new public keys read back.
+type KeygenResult = (String, HostReport, Result<HashMap<String, Observed>>);
 
 /// Move a converge report's results (not its counters: the session counts round trips).
 fn merge_results(into: &mut HostReport, rep: HostReport) {
@@ -646,7 +652,7 @@ fn wait_quorate(s: &Session, members: Option<u32>, settings: &Settings) -> Resul
             q.total_votes,
             q.expected_votes
         );
-        if q.quorate && members.map_or(true, |n| q.nodes >= n) {
+        if q.quorate && members.is_none_or(|n| q.nodes >= n) {
             Ok(Poll::Done(f))
         } else {
             Ok(Poll::Pending(state))
