@@ -64,7 +64,8 @@ pub fn replication_health(d: &Desired, node: &str, facts: &NodeFacts) -> Vec<(St
             })
             .collect(),
         Some(Ok(list)) => {
-            jobs.iter().map(|r| (r.id.clone(), replication::health(r, list.iter().find(|s| s.job.id == r.id)))).collect()
+            let now = replication::now();
+            jobs.iter().map(|r| (r.id.clone(), replication::health(r, list.iter().find(|s| s.job.id == r.id), now))).collect()
         }
     }
 }

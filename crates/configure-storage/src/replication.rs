@@ -578,8 +578,14 @@ pub struct ReplicationHealth {
     pub text: String,
 }
 
-/// Health of one job (`None`: the source node does not list it).
-pub fn health(want: &ReplicationWant, status: Option<&ReplicationStatus>) -> ReplicationHealth {
+/// Seconds since the epoch on this machine (for "next sync pending").
+pub fn now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+}
+
+/// Health of one job (`None`: the source node does not list it). A next sync at or before
+/// `now` is shown as `pending`, like `pvesr status` does (pve-cli.md §5.2).
+pub fn health(want: &ReplicationWant, status: Option<&ReplicationStatus>, now: i64) -> ReplicationHealth {
     let id = &want.id;
     let Some(s) = status else {
         return ReplicationHealth {
@@ -591,7 +597,11 @@ pub fn health(want: &ReplicationWant, status: Option<&ReplicationStatus>) -> Rep
         Some(t) => format!("last sync {}", utc(t)),
         None => "no sync yet".to_string(),
     };
-    let next = s.next_sync.filter(|t| *t > 0).map(|t| format!(", next {}", utc(t))).unwrap_or_default();
+    let next = match s.next_sync.filter(|t| *t > 0) {
+        Some(t) if t <= now => ", next pending".to_string(),
+        Some(t) => format!(", next {}", utc(t)),
+        None => String::new(),
+    };
     let duration = s.duration.map(|d| format!(" ({d:.1} s)")).unwrap_or_default();
     if let Some(err) = &s.error {
         return ReplicationHealth {
@@ -810,14 +820,16 @@ mod tests {
     #[test]
     fn health_reads_node_status() {
         let ok = parse_node_replication(r#"[{"duration":2.873421,"fail_count":0,"guest":900,"id":"900-0","jobnum":0,"last_sync":1756728001,"last_try":1756728001,"next_sync":1756728300,"rate":10,"schedule":"*/5","source":"pve-node1","target":"pve-node2","type":"local","vmtype":"qemu"}]"#).unwrap();
-        let h = health(&want(), ok.first());
+        let h = health(&want(), ok.first(), 1756728100);
         assert!(h.healthy);
         assert_eq!(h.text, "replication 900-0 → pve-node2: OK, fail count 0, last sync 2025-09-01 12:00:01 UTC (2.9 s), next 2025-09-01 12:05:00 UTC");
+        let h = health(&want(), ok.first(), 1756728300);
+        assert!(h.text.ends_with("(2.9 s), next pending"), "{}", h.text);
         let bad = parse_node_replication(r#"[{"error":"command 'zfs snapshot' failed: exit code 1","fail_count":3,"guest":900,"id":"900-0","last_sync":0,"target":"pve-node2","type":"local"}]"#).unwrap();
-        let h = health(&want(), bad.first());
+        let h = health(&want(), bad.first(), 1756728100);
         assert!(!h.healthy);
         assert_eq!(h.text, "replication 900-0 → pve-node2: FAILING (fail count 3): command 'zfs snapshot' failed: exit code 1; no sync yet");
-        assert!(!health(&want(), None).healthy);
+        assert!(!health(&want(), None, 0).healthy);
         assert_eq!(utc(0), "1970-01-01 00:00:00 UTC");
         assert_eq!(utc(951_782_400), "2000-02-29 00:00:00 UTC");
     }
