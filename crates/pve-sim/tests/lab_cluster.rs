@@ -101,6 +101,23 @@ fn status(lab: &LabGuard, host: &str) -> Output {
 fn scripted_cluster_with_qdevice_and_faults() {
     let Some(lab) = LabGuard::up_or_skip(LabOptions::default()) else { return };
 
+    // The fresh-install image (issue 3 "Fresh-install images") and the shims bootstrap relies on.
+    assert_eq!(lab.sh(N1, "command -v sudo").unwrap().status.code(), Some(1), "PVE has no sudo");
+    let dpkg = lab.sh(N1, "dpkg -s corosync-qdevice").unwrap();
+    assert!(!dpkg.status.success() && errtext(&dpkg).contains("is not installed"), "{}", errtext(&dpkg));
+    ok(&lab, N1, "apt-get update -q >/dev/null && apt-get install -y sudo >/dev/null && command -v sudo && visudo -c >/dev/null");
+    let missing = lab.sh(N1, "apt-get install -y no-such-package").unwrap();
+    assert_eq!(missing.status.code(), Some(100));
+    assert!(errtext(&missing).contains("E: Unable to locate package no-such-package"));
+    assert_eq!(ok(&lab, N1, "systemctl is-active ssh pve-cluster").trim(), "active\nactive");
+    ok(&lab, N1, "systemctl reload ssh && systemctl is-enabled ssh >/dev/null");
+    assert_eq!(lab.sh(N1, "systemctl is-active corosync").unwrap().status.code(), Some(3), "no corosync before pvecm create");
+    let st = ok(&lab, N1, "pvesm status");
+    assert!(st.lines().any(|l| l.starts_with("local-zfs ") && l.contains("active")), "{st}");
+    assert!(ok(&lab, N1, "cat /etc/apt/sources.list.d/pve-enterprise.sources").contains("Components: pve-enterprise\n"));
+    assert!(ok(&lab, N1, "cat /usr/share/javascript/proxmox-widget-toolkit/proxmoxlib.js").contains("res.data.status.toLowerCase() !== 'active'"));
+    assert!(ok(&lab, N1, "pvesm scan nfs 10.231.1.25").contains("/volume1/backups/proxmox"));
+
     // Root trust between the nodes (the script's job, as ssh-copy-id would be interactive):
     // node2's root key on node1, node1's host key in node2's known_hosts.
     let key2 = wait_for("node2's root RSA key (pve-cluster's updatecerts at boot)", Duration::from_secs(60), || {

@@ -285,7 +285,12 @@ fn get(path: &str, params: &BTreeMap<String, String>) -> Result<Value> {
         ["nodes", n, rest @ ..] if *n == me || *n == "localhost" => match rest {
             ["storage"] => node_storage(params),
             ["replication"] => node_replication(params),
-            ["version"] | [] if rest.is_empty() || rest[0] == "version" => {
+            // Lab nodes never have a subscription.
+            ["subscription"] => Ok(json!({
+                "message": "There is no subscription key", "serverid": sys::sha1_hex(me.as_bytes())[..32].to_ascii_uppercase(),
+                "status": "notfound", "url": "https://www.proxmox.com/en/proxmox-virtual-environment/pricing",
+            })),
+            [] | ["version"] => {
                 Ok(json!({"release": "9.1", "repoid": "3d8b2cbd", "version": "9.1.1"}))
             }
             _ => Err(no_handler("get", path)),
