@@ -433,3 +433,47 @@ pub fn replication_pending(d: &Desired, cluster: &ClusterFacts) -> Vec<String> {
         .map(|w| w.id.clone())
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use common::inventory::parse_str;
+    use common::parsers::pvesh::cluster::parse_cluster_status;
+    use common::parsers::pvesh::storage::parse_storage_config;
+    use std::path::Path;
+
+    fn loaded() -> LoadedInventory {
+        let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/lab-homelab.toml")).unwrap();
+        parse_str(&text, Path::new("lab-homelab.toml")).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn node_selection_is_checked() {
+        let l = loaded();
+        assert_eq!(selection(&l, &[]).unwrap(), ["pve-node1", "pve-node2"]);
+        assert_eq!(selection(&l, &["pve-node2".into()]).unwrap(), ["pve-node2"]);
+        let e = selection(&l, &["pve-node7".into()]).unwrap_err().to_string();
+        assert!(e.contains("--node pve-node7") && e.contains("pve-node1, pve-node2"), "{e}");
+    }
+
+    #[test]
+    fn check_mode_judges_activity_only_for_defined_storages() {
+        let d = Desired::new(&loaded().inv, Options::default());
+        let cluster = ClusterFacts {
+            status: parse_cluster_status("[]").unwrap(),
+            storages: parse_storage_config(
+                r#"[{"content":"backup","export":"/volume1/backups/proxmox","path":"/mnt/pve/nas-backup","server":"10.231.1.25","storage":"nas-backup","type":"nfs"},
+                    {"content":"images,rootdir","export":"/volume1/other","path":"/mnt/pve/nas-data","server":"10.231.1.25","storage":"nas-data","type":"nfs"}]"#,
+            )
+            .unwrap(),
+            guests: BTreeMap::new(),
+            scans: BTreeMap::new(),
+            replication: Vec::new(),
+            record: Default::default(),
+        };
+        assert!(storage_settled(&d, &cluster, "nas-backup"));
+        assert!(!storage_settled(&d, &cluster, "nas-shared"), "still to be added");
+        assert!(!storage_settled(&d, &cluster, "nas-data"), "to be recreated");
+        assert_eq!(replication_pending(&d, &cluster), ["900-0"]);
+    }
+}

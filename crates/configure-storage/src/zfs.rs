@@ -9,11 +9,14 @@ use common::engine::{Observed, Resource, Status};
 use common::ssh::{quote, Session};
 use std::collections::BTreeMap;
 
+/// `(property, value)` pairs for `zfs set`.
+pub type Assignments = Vec<(String, String)>;
+
 #[derive(Debug)]
 pub struct ZfsProperties {
     pub dataset: String,
     pub properties: BTreeMap<String, String>,
-    differing: Memo<Vec<(String, String)>>,
+    differing: Memo<Assignments>,
 }
 
 /// `512`, `128K`, `1M`, `1.5G` → bytes (binary units, as zfs reads them).
@@ -55,7 +58,7 @@ impl ZfsProperties {
     }
 
     /// Properties that differ: (name, wanted value), with the field changes for the plan.
-    pub fn differences(&self, observed: &Observed) -> Result<(Vec<(String, String)>, Vec<FieldChange>)> {
+    pub fn differences(&self, observed: &Observed) -> Result<(Assignments, Vec<FieldChange>)> {
         if observed.status != 0 {
             let why = [observed.stderr.trim(), observed.stdout.trim()].into_iter().find(|s| !s.is_empty()).unwrap_or("");
             bail!("`zfs get` on {} failed: {}", self.dataset, probes::tail(why, 3));
