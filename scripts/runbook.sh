@@ -53,6 +53,13 @@ BIN="$ROOT/target/debug"
 
 if [ "$lab" = 1 ]; then
   export HOMELAB_LAB_DIR="${HOMELAB_LAB_DIR:-$ROOT/.lab}"
+  # The lab is one machine-wide resource (fixed address ranges): hold its lock for the run,
+  # so a test suite or another rehearsal waits instead of tearing our lab down.
+  exec 9>/tmp/homelab-lab.lock
+  if ! flock -n 9; then
+    echo "runbook: waiting for /tmp/homelab-lab.lock (a test run or another lab user holds it) …" >&2
+    flock 9
+  fi
   if [ -z "$from" ] && "$BIN/lab" status >/dev/null 2>&1; then
     step "lab: a lab is already running — taking it down for a fresh rehearsal"
     "$BIN/lab" down
