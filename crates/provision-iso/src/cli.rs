@@ -164,10 +164,10 @@ fn validate(args: &CommonArgs, files: &[PathBuf]) -> Result<i32> {
     let mut all_valid = true;
     let mut json = Vec::new();
     for f in files {
-        let text = match std::fs::read_to_string(f) {
+        let text = match read_answer_file(f) {
             Ok(t) => t,
             Err(e) => {
-                eprintln!("{}: cannot read: {e}", f.display());
+                eprintln!("{}:{e}", f.display());
                 all_valid = false;
                 continue;
             }
@@ -194,6 +194,28 @@ fn validate(args: &CommonArgs, files: &[PathBuf]) -> Result<i32> {
         println!("{}", serde_json::to_string_pretty(&json)?);
     }
     Ok(if all_valid { exit::OK } else { exit::ERROR })
+}
+
+/// An answer file is a few KiB; reading stops past this, so `validate /dev/zero` or a runaway
+/// pipe cannot exhaust memory (issue 11).
+const MAX_ANSWER_BYTES: u64 = 16 * 1024 * 1024;
+
+/// Read an answer file as UTF-8; the error (after `FILE:`) says where the bad byte is.
+fn read_answer_file(f: &Path) -> std::result::Result<String, String> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    std::fs::File::open(f)
+        .and_then(|file| file.take(MAX_ANSWER_BYTES + 1).read_to_end(&mut bytes))
+        .map_err(|e| format!(" cannot read: {e}"))?;
+    if bytes.len() as u64 > MAX_ANSWER_BYTES {
+        return Err(format!(" more than {MAX_ANSWER_BYTES} bytes: not an answer file (they are a few KiB)"));
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        let before = String::from_utf8_lossy(&e.as_bytes()[..e.utf8_error().valid_up_to()]).into_owned();
+        let line = before.matches('\n').count() + 1;
+        let col = before.rsplit('\n').next().unwrap_or("").chars().count() + 1;
+        format!("{line}:{col}: error: not valid UTF-8 (byte {}); the installer reads UTF-8 TOML — save it as UTF-8", before.len())
+    })
 }
 
 fn answer(args: &CommonArgs, out: Option<&Path>, fb: FirstBootSource) -> Result<i32> {

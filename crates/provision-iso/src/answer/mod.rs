@@ -71,13 +71,13 @@ pub fn validate_str(src: &str) -> Report {
     // Syntax first: nothing else is meaningful in a file that is not TOML.
     if let Err(e) = toml::from_str::<toml::Table>(src) {
         let (line, col) = e.span().map(|s| spans.line_col(s.start)).unwrap_or((1, 1));
-        let problem = Problem {
-            line,
-            col,
-            severity: Severity::Error,
-            message: e.message().trim_end().to_string(),
-            hint: None,
-        };
+        let mut message = e.message().trim_end().to_string();
+        // toml says nothing for some stray characters (a lone CR at a line start): name it.
+        if message.is_empty() {
+            let c = e.span().and_then(|s| src.get(s.start..)).and_then(|t| t.chars().next());
+            message = c.map_or("invalid TOML".into(), |c| format!("invalid TOML: unexpected character {c:?} (U+{:04X})", c as u32));
+        }
+        let problem = Problem { line, col, severity: Severity::Error, message: readable(&message), hint: None };
         return Report { problems: vec![problem], config: None };
     }
     let doc = toml_edit::ImDocument::parse(src.to_string()).expect("toml and toml_edit agree on syntax");
@@ -114,7 +114,16 @@ pub fn validate_str(src: &str) -> Report {
     );
     problems.sort_by_key(|p| (p.line, p.col));
     problems.dedup();
+    for p in &mut problems {
+        p.message = readable(&p.message);
+    }
     Report { problems, config }
+}
+
+/// Messages quote the file's values: escape control/bidi/invisible characters and cut very
+/// long quoted values (`common::inventory::readable`), keeping toml's own line breaks.
+fn readable(message: &str) -> String {
+    message.split('\n').map(common::inventory::readable).collect::<Vec<_>>().join("\n")
 }
 
 /// The first error serde reports for the whole file (what `proxmox-auto-installer` prints),
