@@ -90,7 +90,7 @@ fn install_timer(args: &Args) -> ! {
         a.extend(["--phase".into(), p.clone()]);
     }
     let spec = timer::Spec { exe: exe.clone(), args: a, interval: args.interval };
-    let sc: &dyn Fn(&[&str]) -> anyhow::Result<(i32, String)> = &run_systemctl;
+    let sc: timer::Systemctl = &run_systemctl;
     match timer::install(&s, &spec, live.then_some(sc)) {
         Ok(done) => {
             print_done(&done);
@@ -111,7 +111,7 @@ fn main() {
     }
     if args.uninstall_timer {
         let (s, live) = scheduler(&args);
-        let sc: &dyn Fn(&[&str]) -> anyhow::Result<(i32, String)> = &run_systemctl;
+        let sc: timer::Systemctl = &run_systemctl;
         match timer::uninstall(&s, live.then_some(sc)) {
             Ok(done) => {
                 print_done(&done);

@@ -45,6 +45,7 @@ impl std::str::FromStr for Interval {
 
 impl Interval {
     /// systemd time span: `15min`, `2h`, `1d`.
+    #[allow(clippy::manual_is_multiple_of)] // is_multiple_of needs Rust 1.87; the workspace says 1.80
     pub fn systemd(&self) -> String {
         let m = self.0;
         if m % 1440 == 0 {

@@ -151,7 +151,7 @@ pub fn parse(text: &str) -> Result<Metrics, String> {
             }
             continue;
         }
-        let name_end = line.find(|c: char| c == '{' || c == ' ').ok_or_else(|| at("sample without a value".into()))?;
+        let name_end = line.find(['{', ' ']).ok_or_else(|| at("sample without a value".into()))?;
         let name = &line[..name_end];
         if !is_metric_name(name) {
             return Err(at(format!("bad metric name {name:?}")));
