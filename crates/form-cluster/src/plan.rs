@@ -245,6 +245,8 @@ pub fn plan(
 
     // Members.
     let mut joins: Vec<Action> = Vec::new();
+    // Members that stay out of the cluster in this run (not selected by --node).
+    let mut unjoined: Vec<String> = Vec::new();
     for node in inv.nodes.iter().filter(|n| n.role == Role::Member) {
         let f = &facts[&node.name];
         let listed = clustered && m.lists_node(&node.name);
@@ -287,6 +289,7 @@ pub fn plan(
             (false, None) => {
                 if !opts.selects(&node.name) {
                     p.notes.push((node.name.clone(), "not joined; not selected by --node".into()));
+                    unjoined.push(node.name.clone());
                     continue;
                 }
                 joins.push(join_action(inv, &node.name, f, opts, &mut p, false, device.is_some()));
@@ -403,6 +406,14 @@ pub fn plan(
                     ));
                 }
             }
+        }
+        if wanted_setup && !unjoined.is_empty() {
+            // pvecm counts the cluster's members, not the inventory's: set up with every node in.
+            wanted_setup = false;
+            p.notes.push((
+                master.name.clone(),
+                format!("QDevice set up once every node has joined ({} not joined in this run)", unjoined.join(", ")),
+            ));
         }
         if wanted_setup {
             match pi {
@@ -716,6 +727,15 @@ Membership information\n----------------------\n    Nodeid      Votes Name\n0x00
         assert!(p.refusals[0].1.contains("form-cluster --node pve-node2"), "{:?}", p.refusals);
         let p = plan(&i, &f, None, &Options { nodes: vec!["pve-node2".into()], ..Default::default() }).unwrap();
         assert_eq!(ids(&p), vec!["leftovers of an interrupted join @pve-node2", "pvecm add @pve-node2"]);
+    }
+
+    #[test]
+    fn qdevice_waits_for_every_node() {
+        let i = with_qdev(inv());
+        let f = facts(vec![fresh("pve-node1", 11), fresh("pve-node2", 12)]);
+        let p = plan(&i, &f, Some(&pi(true)), &Options { nodes: vec!["pve-node1".into()], ..Default::default() }).unwrap();
+        assert_eq!(ids(&p), vec!["pvecm create @pve-node1"]);
+        assert!(p.notes.iter().any(|(_, n)| n.contains("once every node has joined (pve-node2")), "{:?}", p.notes);
     }
 
     #[test]
