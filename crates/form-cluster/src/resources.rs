@@ -189,19 +189,48 @@ pub fn node_resources(
     ];
     if inv.qdevice.is_some() {
         v.push(Box::new(qdevice_package()));
-        // Once the cluster has a QDevice, its daemon runs on every member (pvecm qdevice setup
-        // starts and enables it, pve-cli.md §2.9 step 16); a stopped one is started again.
         let configured = facts.get(node).and_then(|f| f.conf.as_ref()).is_some_and(|c| c.has_quorum_device());
-        if configured {
-            v.push(Box::new(qdevice_service()));
-        }
+        v.push(Box::new(QdeviceDaemon { configured }));
     }
     v
 }
 
-/// `corosync-qdevice` enabled and running.
-pub fn qdevice_service() -> Service {
-    Service::running("corosync-qdevice")
+/// `corosync-qdevice` enabled and running on every member *once the cluster has a QDevice*
+/// (`pvecm qdevice setup` starts and enables it, pve-cli.md §2.9 step 16; a stopped one is
+/// started again). Before that it is in state whatever it does, so its probe can always be
+/// part of the batch.
+#[derive(Debug, Clone)]
+pub struct QdeviceDaemon {
+    pub configured: bool,
+}
+
+impl QdeviceDaemon {
+    fn service() -> Service {
+        Service::running("corosync-qdevice")
+    }
+}
+
+impl Resource for QdeviceDaemon {
+    fn id(&self) -> String {
+        Self::service().id()
+    }
+    fn probe(&self) -> String {
+        Self::service().probe()
+    }
+    fn evaluate(&self, o: &Observed) -> anyhow::Result<Status> {
+        if self.configured {
+            Self::service().evaluate(o)
+        } else {
+            Ok(Status::InState)
+        }
+    }
+    fn apply(&self, s: &Session) -> anyhow::Result<()> {
+        if self.configured {
+            Self::service().apply(s)
+        } else {
+            Ok(())
+        }
+    }
 }
 
 #[cfg(test)]

@@ -166,9 +166,6 @@ fn node_batch(inv: &Inventory) -> Vec<(String, String)> {
     for r in resources::node_resources(inv, &BTreeMap::new(), None, "") {
         probes.push((r.id(), r.probe()));
     }
-    // Evaluated only once the cluster has a QDevice, but always observed (same round trip).
-    let svc = resources::qdevice_service();
-    probes.push((svc.id(), svc.probe()));
     probes
 }
 
