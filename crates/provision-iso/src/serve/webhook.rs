@@ -177,7 +177,10 @@ pub fn parse_host_keys(map: &BTreeMap<String, String>) -> Result<Vec<(String, St
 fn blob_type(raw: &[u8]) -> Option<String> {
     let len = u32::from_be_bytes(raw.get(..4)?.try_into().ok()?) as usize;
     let t = std::str::from_utf8(raw.get(4..4 + len)?).ok()?;
-    (t.starts_with("ssh-") || t.starts_with("ecdsa-") || t.starts_with("sk-")).then(|| t.to_string())
+    // The type is written into known_hosts as a field: whitespace or a line break in it would
+    // forge pins for other hosts (issue 11). Real types are `[a-z0-9@.-]`.
+    let word = t.bytes().all(|b| b.is_ascii_alphanumeric() || b"-@.".contains(&b));
+    (word && (t.starts_with("ssh-") || t.starts_with("ecdsa-") || t.starts_with("sk-"))).then(|| t.to_string())
 }
 
 fn record(t: &WebhookTarget, node: &NodeNames, keys: &[(String, String)], version: Option<String>) -> Result<()> {
