@@ -16,6 +16,7 @@
 # bench/.venv and GNU time if missing. Results: bench/results/<UTC time>/ (samples.jsonl, one
 # line per timed command; summary.json; summary.md; logs/). Every command has a timeout, the
 # lab lock a bounded wait (BENCH_LOCK_WAIT seconds, default 3600): it fails, it never hangs.
+# BENCH_LOCK_HELD=1 says the caller already holds the lab lock (e.g. `flock -o LOCK bench/run.sh`).
 set -euo pipefail
 
 BENCH="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -71,6 +72,11 @@ for t in python3 cargo xorriso ssh flock timeout; do
   command -v "$t" >/dev/null || die "$t not found (scripts/deps.sh installs the lab's packages; cargo comes with rustup)"
 done
 
+# Everything Ansible writes stays under bench/.work (never ~/.ansible).
+export ANSIBLE_CONFIG=$BENCH/ansible/ansible.cfg ANSIBLE_NOCOLOR=1 ANSIBLE_DEPRECATION_WARNINGS=0 \
+  ANSIBLE_INVENTORY=$WORK/ansible/inventory.yml ANSIBLE_HOME=$WORK/ansible-home \
+  ANSIBLE_SSH_CONTROL_PATH_DIR=$WORK/ansible-home/cp
+mkdir -p "$WORK/ansible" "$WORK/ansible-home/cp"
 ANSIBLE_OK=0
 setup_ansible() {
   if [ "$NO_ANSIBLE" = 1 ]; then note "Ansible not measured (--no-ansible)"; return; fi
@@ -93,8 +99,6 @@ setup_ansible() {
   fi
 }
 setup_ansible
-export ANSIBLE_CONFIG=$BENCH/ansible/ansible.cfg ANSIBLE_NOCOLOR=1 ANSIBLE_DEPRECATION_WARNINGS=0
-mkdir -p "$WORK/ansible" "$WORK/ansible-home/cp"
 
 # ---- our binaries, release build -------------------------------------------------------------
 PHASES="bootstrap-node bootstrap-qdevice form-cluster configure-storage drift-check provision-iso"
@@ -123,6 +127,8 @@ timed() {
   if [ "$1" != "--" ]; then extra=$1; shift; fi
   shift
   local log="$RESULTS/logs/$scenario.$tool.$phase.$sample" t0 t1 rc rss
+  # timeout(1) runs programs, not shell functions: run ours/play through bash (exported).
+  if declare -F "$1" >/dev/null; then set -- bash -c '"$@"' bench "$@"; fi
   t0=$(date +%s%N)
   set +e
   /usr/bin/time -f %M -o "$log.rss" timeout -k 10 "$CMD_TIMEOUT" "$@" >"$log.out" 2>"$log.err" 9>&-
@@ -140,6 +146,8 @@ timed() {
 }
 ours() { local b=$1; shift; "$BIN/$b" -i "$LABDIR/homelab.toml" --json "$@"; }
 play() { local p=$1; shift; "$VENV/bin/ansible-playbook" "$BENCH/ansible/$p.yml" "$@"; }
+export -f ours play
+export BIN LABDIR VENV BENCH
 
 # ---- provision-iso prepare vs cp (no lab needed) -----------------------------------------------
 iso_bench() {
@@ -176,9 +184,13 @@ skipped iso || iso_bench
 # fd 9 holds it; every command started from here closes fd 9 (`9>&-`), so no lab host, ssh
 # master or stray child keeps the lock after this script is gone.
 wait_s=${BENCH_LOCK_WAIT:-3600}
-exec 9>>"$LOCK"
-say "waiting for the lab lock $LOCK (at most ${wait_s}s, BENCH_LOCK_WAIT)"
-flock -w "$wait_s" 9 || die "the lab lock $LOCK was not free within ${wait_s}s (another lab is running); the lab scenarios were not measured"
+if [ "${BENCH_LOCK_HELD:-}" = 1 ]; then
+  say "BENCH_LOCK_HELD=1: the caller holds $LOCK"
+else
+  exec 9>>"$LOCK"
+  say "waiting for the lab lock $LOCK (at most ${wait_s}s, BENCH_LOCK_WAIT)"
+  flock -w "$wait_s" 9 || die "the lab lock $LOCK was not free within ${wait_s}s (another lab is running); the lab scenarios were not measured"
+fi
 LOCK_NS=$(date +%s%N)
 say "lab lock held"
 
@@ -271,7 +283,7 @@ converge_sample() {
     close_masters
   fi
   usable form-cluster || return 0
-  timed form-cluster ours form-cluster "$i" ours "{\"bootstrapped_by\": \"$tool\"}" -- ours form-cluster
+  timed "form-cluster-$tool" ours form-cluster "$i" ours "{\"bootstrapped_by\": \"$tool\"}" -- ours form-cluster
   local v; v=$(votes || true)
   printf '{"scenario":"form-cluster-votes","tool":"ours","phase":"form-cluster","sample":%s,"bootstrapped_by":"%s","votes":"%s"}\n' "$i" "$tool" "$v" >> "$SAMPLES"
   [ "$v" = 3 ] || note "converge #$i ($tool): after form-cluster pvecm status shows ${v:-no} total votes, not 3"
@@ -349,6 +361,11 @@ if ! skipped noop || ! skipped check; then
     done
   fi
   if ! skipped check; then
+    # Peak RSS of pve-sim (our simulator behind pvesh/pvesm/pvesr in the hosts), measured inside
+    # the master on the biggest read configure-storage makes.
+    master=$(lab_hosts | awk '{print $1}')
+    rss=$(ssh_lab -l "$AUTO_USER" "$master" 'sudo -n /usr/bin/time -f %M pvesh get /cluster/replication --output-format json 2>&1 >/dev/null | tail -n 1' 2>/dev/null | tr -cd 0-9)
+    [ -n "$rss" ] && printf '{"scenario":"rss","tool":"ours","phase":"pve-sim","sample":1,"seconds":0,"rc":0,"rss_kb":%s}\n' "$rss" >> "$SAMPLES"
     for i in $(seq 1 "$RUNS"); do
       say "check mode #$i"
       floor_sample check "$i"

@@ -91,7 +91,13 @@ def main():
     }
     if inv.get("qdevice"):
         q = inv["qdevice"]
-        out["all"]["children"]["qdevice"] = {"hosts": {q["name"]: {"ansible_host": q["address"]}}}
+        pi = {"ansible_host": q["address"]}
+        if q.get("first_contact", {}).get("host_key") == "accept-new":
+            # As our tools' first contact: the Pi's key is accepted once and pinned in the
+            # project's known_hosts (form-cluster then requires that pin).
+            known = lab / inv["automation"].get("known_hosts", "known_hosts")
+            pi["ansible_ssh_extra_args"] = f"-o UserKnownHostsFile={known} -o StrictHostKeyChecking=accept-new"
+        out["all"]["children"]["qdevice"] = {"hosts": {q["name"]: pi}}
     json.dump(out, sys.stdout, indent=1)
     print()
 

@@ -21,6 +21,20 @@ def ours(text):
     except ValueError as e:
         return {"parse_error": f"no JSON report: {e}"}
     hosts = rep.get("hosts", [])
+    if rep.get("tool") == "drift-check":
+        # drift-check's own report: drift items per host, totals, exit code
+        t = rep.get("totals", {})
+        out = {
+            "changes": sum(len(h.get("drift") or []) for h in hosts),
+            "failed": sum(1 for h in hosts if h.get("error")) + t.get("unreachable", 0),
+            "round_trips": {h["host"]: h.get("round_trips") for h in hosts if "host" in h},
+            "hosts": len(hosts),
+            "totals": t,
+        }
+        errors = [f"{h.get('host')}: {h['error']}" for h in hosts if h.get("error")]
+        if errors:
+            out["errors"] = errors
+        return out
     out = {
         "changes": sum(h.get("changed", 0) + h.get("would_change", 0) for h in hosts),
         "failed": rep.get("failed", 0),

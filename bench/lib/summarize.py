@@ -159,7 +159,7 @@ def main():
     for ph in PHASES + ["drift-check", "form-cluster"]:
         cells = []
         for scen in ["converge", "noop", "check"]:
-            scen2 = {"drift-check": "drift", "form-cluster": "form-cluster"}.get(ph, scen)
+            scen2 = {"drift-check": "drift", "form-cluster": "form-cluster-ours"}.get(ph, scen)
             if ph in ("drift-check", "form-cluster") and scen != "check" and ph == "drift-check":
                 cells.append("–")
                 continue
@@ -181,7 +181,7 @@ def main():
     md.append("\n| form-cluster (bootstrapped hosts → 3 votes) | wall time | votes seen |")
     md.append("|---|---|---|")
     for by in ["ours", "ansible"]:
-        xs = [s for s in sel(scenario="form-cluster", phase="form-cluster") if s.get("bootstrapped_by") == by]
+        xs = sel(scenario=f"form-cluster-{by}", phase="form-cluster")
         st = stats([s["seconds"] for s in good(xs)])
         v = sorted({s.get("votes") for s in samples if s.get("scenario") == "form-cluster-votes" and s.get("bootstrapped_by") == by})
         fc[by] = {"seconds": st, "votes": v, "failed": len(xs) - len(good(xs))}
@@ -225,13 +225,17 @@ def main():
     # ---- memory -------------------------------------------------------------------------------------------
     rss = defaultdict(int)
     for s in timed:
-        if s.get("rss_kb"):
-            key = {"ours": s["phase"].split("-check")[0].replace("-converge", ""), "ansible": "ansible-playbook",
-                   "lab": "lab"}.get(s["tool"], None)
-            if s["tool"] == "ours" and s["phase"].startswith("bootstrap-node"):
-                key = "bootstrap-node"
-            if key:
-                rss[key] = max(rss[key], s["rss_kb"])
+        if not s.get("rss_kb"):
+            continue
+        if s["tool"] == "ours":
+            # phase names of the scaling section carry a suffix: bootstrap-node-check, …-converge
+            key = s["phase"].removesuffix("-converge")
+            key = "bootstrap-node" if key == "bootstrap-node-check" else key
+        elif s["tool"] in ("ansible", "lab"):
+            key = "ansible-playbook" if s["tool"] == "ansible" else "lab"
+        else:
+            continue
+        rss[key] = max(rss[key], s["rss_kb"])
     out["peak_rss_kb"] = dict(rss)
     md.append("\n| peak RSS (GNU time %M, max over all runs) | MiB |")
     md.append("|---|---|")
