@@ -193,6 +193,7 @@ else
 fi
 LOCK_NS=$(date +%s%N)
 say "lab lock held"
+note "load average when the lab work started: $(cut -d' ' -f1-3 /proc/loadavg) (2 cores; other work on the machine inflates every figure, both tools alike)"
 
 lab() { "$BIN/lab" "$@" 9>&-; }
 CP_DIR=$WORK/ansible-home/cp
@@ -250,19 +251,39 @@ lab_fresh() {
 ssh_lab() { ssh -F "$LABDIR/ssh_config" -o BatchMode=yes -o ControlPath=none "$@" 9>&-; }
 AUTO_USER=homelab
 # Hosts of the default lab our phases touch (nodes at link0, the Pi), from the inventory.
-lab_hosts() { python3 -c 'import sys,tomllib; i=tomllib.load(open(sys.argv[1],"rb")); print(" ".join([n["link0"] for n in i["nodes"]] + ([i["qdevice"]["address"]] if i.get("qdevice") else [])))' "$LABDIR/homelab.toml"; }
+# lab_hosts [nodes|pi]: addresses (nodes at link0, then the Pi) from the lab inventory.
+lab_hosts() {
+  python3 -c 'import sys,tomllib
+i = tomllib.load(open(sys.argv[1], "rb")); w = sys.argv[2]
+n = [x["link0"] for x in i["nodes"]] if w in ("all", "nodes") else []
+p = [i["qdevice"]["address"]] if i.get("qdevice") and w in ("all", "pi") else []
+print(" ".join(n + p))' "$LABDIR/homelab.toml" "${1:-all}"
+}
 
 # The floor: one batched `sudo -n sh -s` probe per host, all hosts at once (lib/floor.sh, the
-# baseline's par.sh), and one bare connection to the first host.
+# baseline's par.sh), and one bare connection to the first host. Variants: the nodes only (what
+# bootstrap-node and configure-storage touch), the Pi only (bootstrap-qdevice), and all hosts
+# with curve25519-sha256, the key exchange libssh2 (our tools) negotiates; OpenSSH's default
+# sntrup761x25519 costs ~90 ms more CPU per connection (ansible-baseline.md).
 floor_sample() {
-  local scenario=$1 i=$2 hosts
+  local scenario=$1 i=$2 hosts nodes pi
   hosts=$(lab_hosts)
-  # shellcheck disable=SC2086
-  timed "$scenario" ssh probe-parallel "$i" plain "{\"hosts\": $(echo $hosts | wc -w)}" -- \
-    sh "$BENCH/lib/floor.sh" "$LABDIR/ssh_config" "$AUTO_USER" "$BENCH/probe.sh" $hosts
-  [ "$LAST_RC" = 0 ] || note "$scenario: the floor probe failed on some host (logs/${LAST_LOG##*/}.err)"
+  nodes=$(lab_hosts nodes)
+  pi=$(lab_hosts pi)
+  floor_run "$scenario" probe-parallel "$i" "" $hosts
+  [ "$scenario" = check ] || [ "$scenario" = noop ] || return 0
+  floor_run "$scenario" probe-parallel-curve25519 "$i" "-o KexAlgorithms=curve25519-sha256" $hosts
+  floor_run "$scenario" probe-nodes "$i" "" $nodes
+  [ -n "$pi" ] && floor_run "$scenario" probe-pi "$i" "" $pi
   timed "$scenario" ssh connect "$i" plain -- \
     ssh -F "$LABDIR/ssh_config" -o BatchMode=yes -o ControlPath=none -l "$AUTO_USER" "${hosts%% *}" true
+}
+floor_run() {
+  local scenario=$1 what=$2 i=$3 opts=$4
+  shift 4
+  timed "$scenario" ssh "$what" "$i" plain "{\"hosts\": $#}" -- \
+    env FLOOR_SSH_OPTS="$opts" sh "$BENCH/lib/floor.sh" "$LABDIR/ssh_config" "$AUTO_USER" "$BENCH/probe.sh" "$@"
+  [ "$LAST_RC" = 0 ] || note "$scenario: the floor probe ($what) failed on some host (logs/${LAST_LOG##*/}.err)"
 }
 
 votes() { ssh_lab -l "$AUTO_USER" "$(lab_hosts | awk '{print $1}')" 'sudo -n pvecm status' 2>/dev/null | awk '/Total votes:/ {print $3}'; }
@@ -392,6 +413,7 @@ if ! skipped scaling; then
 fi
 
 lab_down
+note "load average when the lab work ended: $(cut -d' ' -f1-3 /proc/loadavg)"
 say "lab work done in $(( ($(date +%s%N) - LOCK_NS) / 1000000000 )) s; lab lock released at exit"
 
 # ---- summary -------------------------------------------------------------------------------
