@@ -77,6 +77,7 @@ if ! cargo fuzz build 2>"$ROOT/fuzz/build.log"; then
   exit 1
 fi
 build_s=$(( $(date +%s) - build_start ))
+FUZZ_BIN="$ROOT/fuzz/target/$(rustc -vV | sed -n 's/^host: //p')/release"
 
 mkdir -p fuzz/logs
 failed=()
@@ -93,7 +94,8 @@ for t in "${targets[@]}"; do
   log="fuzz/logs/$t.log"
   echo "fuzz: $t for ${seconds}s ($(ls "$corpus" | wc -l) inputs in the corpus)" >&2
   rc=0
-  cargo fuzz run "$t" "$corpus" -- \
+  # The binary cargo-fuzz built above (running it directly skips cargo's rebuild check).
+  "$FUZZ_BIN/$t" "$corpus" \
     -max_total_time="$seconds" -timeout="$timeout_s" -rss_limit_mb=2048 -print_final_stats=1 \
     -artifact_prefix="fuzz/artifacts/$t/" >"$log" 2>&1 || rc=$?
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
@@ -104,7 +106,7 @@ for t in "${targets[@]}"; do
     failed+=("$t")
     for a in $(ls -t "fuzz/artifacts/$t" | head -n "$((new > 0 ? new : 0))"); do
       cp "fuzz/artifacts/$t/$a" "fuzz/regressions/$t/$a"
-      echo "fuzz: $t: $a kept as fuzz/regressions/$t/$a (reproduce: cargo fuzz run $t fuzz/regressions/$t/$a)" >&2
+      echo "fuzz: $t: $a kept as fuzz/regressions/$t/$a (reproduce: RUSTC_BOOTSTRAP=1 cargo fuzz run $t fuzz/regressions/$t/$a)" >&2
     done
     grep -E "panicked at|ERROR: libFuzzer|SUMMARY|deadly signal|timeout" "$log" | head -8 >&2 || true
     summary+=("$(printf '%-17s %10s execs  FAILED (exit %s, log %s)' "$t" "$execs" "$rc" "$log")")
