@@ -139,15 +139,21 @@ pub fn hide(pkg: &str, purge_extra: &[&str]) -> Result<bool> {
         move_path(&src, &dst)?;
         rec.files.push(f.clone());
     }
-    // Directories that became empty and belong to no other installed package.
-    let others = other_owned_dirs(pkg);
+    // Directories that became empty and belong to no other installed package (deepest first, so
+    // a parent emptied by removing its child is considered too).
     dirs.sort_by_key(|d| std::cmp::Reverse(d.len()));
+    let is_empty = |d: &str| fs::read_dir(sys::p(d)).map(|mut r| r.next().is_none()).unwrap_or(false);
+    let mut owned_elsewhere: Option<std::collections::HashSet<String>> = None;
     for d in dirs {
-        let path = sys::p(&d);
+        if !is_empty(&d) {
+            continue;
+        }
+        // Scanning every .list is the expensive part: only done when a candidate exists.
+        let others = owned_elsewhere.get_or_insert_with(|| other_owned_dirs(pkg, &listed));
         if others.contains(&d) {
             continue;
         }
-        if fs::read_dir(&path).map(|mut r| r.next().is_none()).unwrap_or(false) && fs::remove_dir(&path).is_ok() {
+        if fs::remove_dir(sys::p(&d)).is_ok() {
             rec.removed_dirs.push(d);
         }
     }
@@ -175,21 +181,36 @@ pub fn hide(pkg: &str, purge_extra: &[&str]) -> Result<bool> {
     Ok(true)
 }
 
-fn other_owned_dirs(pkg: &str) -> std::collections::HashSet<String> {
+/// Every package's dpkg file list, read once per process (hiding several packages in lab-init
+/// would otherwise re-read thousands of files per package).
+fn all_lists() -> &'static Vec<(String, String)> {
+    static LISTS: std::sync::OnceLock<Vec<(String, String)>> = std::sync::OnceLock::new();
+    LISTS.get_or_init(|| {
+        let mut v = Vec::new();
+        let Ok(rd) = fs::read_dir(sys::p("/var/lib/dpkg/info")) else { return v };
+        for e in rd.flatten() {
+            let n = e.file_name().to_string_lossy().into_owned();
+            if let Some(base) = n.strip_suffix(".list") {
+                let pkg = base.split(':').next().unwrap_or(base).to_string();
+                if let Some(text) = sys::read_opt(&e.path()) {
+                    v.push((pkg, text));
+                }
+            }
+        }
+        v
+    })
+}
+
+/// Which of `candidates` appear in another package's file list.
+fn other_owned_dirs(pkg: &str, candidates: &[String]) -> std::collections::HashSet<String> {
+    let wanted: std::collections::HashSet<&str> = candidates.iter().map(String::as_str).collect();
     let mut set = std::collections::HashSet::new();
-    let Ok(rd) = fs::read_dir(sys::p("/var/lib/dpkg/info")) else { return set };
-    for e in rd.flatten() {
-        let p = e.path();
-        let n = p.file_name().and_then(|n| n.to_str()).unwrap_or("").to_string();
-        if !n.ends_with(".list") {
+    for (owner, text) in all_lists() {
+        if owner == pkg {
             continue;
         }
-        let base = n.trim_end_matches(".list");
-        if base == pkg || base.split(':').next() == Some(pkg) {
-            continue;
-        }
-        if let Some(s) = sys::read_opt(&p) {
-            for l in s.lines() {
+        for l in text.lines() {
+            if wanted.contains(l) {
                 set.insert(l.to_string());
             }
         }
