@@ -203,6 +203,13 @@ fn remove_corosync_config() {
 }
 
 fn init_pve(p: &Params) -> Result<()> {
+    // /etc/pve first; the RSA key generation for the certificates (the slow part, random time)
+    // then runs in the background while the rest of the image is written.
+    secure_backplane_root()?;
+    pmxcfs::init_local(&p.hostname)?;
+    let (host, ip) = (p.hostname.clone(), p.mgmt_ip.clone());
+    let certs = std::thread::spawn(move || nodefiles::gen_node_files(&host, &ip, false));
+
     sys::write_str(&sys::p("/etc/hosts"), &pve_hosts(p), 0o644)?;
     sys::write_str(&sys::p("/etc/network/interfaces"), &pve_interfaces(p), 0o644)?;
     sys::write_str(
@@ -225,11 +232,6 @@ fn init_pve(p: &Params) -> Result<()> {
     packages::hide("rsync", &[])?;
     packages::hide("psmisc", &[])?;
 
-    // /etc/pve of a standalone node, with the node certificate under a per-node CA.
-    secure_backplane_root()?;
-    pmxcfs::init_local(&p.hostname)?;
-    nodefiles::gen_node_files(&p.hostname, &p.mgmt_ip, false)?;
-    nodefiles::write_node_known_hosts(&p.hostname)?;
     sys::write_str(&pmxcfs::pve_path("storage.cfg"), &fresh_storage_cfg(), 0o640)?;
     sys::write_str(&pmxcfs::pve_path("user.cfg"), &format!("user:root@pam:1:0:::root@{}::\n", fqdn(p)), 0o640)?;
     sys::write_str(&pmxcfs::pve_path("datacenter.cfg"), "keyboard: en-us\n", 0o640)?;
@@ -237,6 +239,8 @@ fn init_pve(p: &Params) -> Result<()> {
         sys::mkdir_p(&sys::p(d), 0o755)?;
     }
     ZfsState::fresh_install().save()?;
+    certs.join().map_err(|_| anyhow::anyhow!("lab-init: certificate generation panicked"))??;
+    nodefiles::write_node_known_hosts(&p.hostname)?;
     Ok(())
 }
 
