@@ -18,7 +18,8 @@ pub enum DriftKind {
     Unmanaged,
 }
 
-/// First words of a summary that mean "the declared thing is not there".
+/// First words of a summary that mean "the declared thing is not there" (as does a summary
+/// starting `0 → `: from nothing to something).
 const MISSING_WORDS: &[&str] = &["create", "add", "install", "generate", "initialise", "initialize"];
 /// First words that mean "something is there that should not be".
 const UNMANAGED_WORDS: &[&str] = &["remove", "delete"];
@@ -30,7 +31,9 @@ impl DriftKind {
     pub fn infer(summary: &str) -> DriftKind {
         let s = summary.trim_start();
         let first: String = s.chars().take_while(|c| c.is_ascii_alphabetic()).collect::<String>().to_ascii_lowercase();
-        if MISSING_WORDS.contains(&first.as_str()) || s.starts_with("record completion (version none") {
+        // "0 → 3 managed lines": from nothing to something is missing, too.
+        let from_nothing = s.starts_with("0 → ") || s.starts_with("record completion (version none");
+        if MISSING_WORDS.contains(&first.as_str()) || from_nothing {
             DriftKind::Missing
         } else if UNMANAGED_WORDS.contains(&first.as_str()) {
             DriftKind::Unmanaged
@@ -70,6 +73,7 @@ mod tests {
             "generate (no key pair yet)",
             "initialise (corosync-qnetd-certutil -i -G, group coroqnetd)",
             "record completion (version none → 0.1.0)",
+            "0 → 3 managed lines",
         ] {
             assert_eq!(DriftKind::infer(s), DriftKind::Missing, "{s}");
         }
@@ -85,6 +89,7 @@ mod tests {
             "target a → b",
             "",
             "created-by mismatch", // the whole first word counts, not a prefix
+            "1 → 3 managed lines",
         ] {
             assert_eq!(DriftKind::infer(s), DriftKind::Different, "{s}");
         }
