@@ -22,6 +22,7 @@ pub mod key {
     pub const STATUS: &str = "fc:pvecm-status";
     pub const LINKS: &str = "fc:cfgtool";
     pub const QDEVICE: &str = "fc:qdevice-tool";
+    pub const QDEVICE_CERTS: &str = "fc:qdevice-certs";
     pub const QNETD_STATUS: &str = "fc:qnetd-status";
     pub const QNETD_LIST: &str = "fc:qnetd-list";
     pub const ROOT_WINDOW: &str = "fc:root-window";
@@ -67,6 +68,8 @@ pub fn node_probes() -> Vec<(String, String)> {
         (key::STATUS.into(), clustered("pvecm status")),
         (key::LINKS.into(), clustered("corosync-cfgtool -s")),
         (key::QDEVICE.into(), clustered("corosync-qdevice-tool -s")),
+        // The node's QDevice certificate store (pve-cli.md §3.5), handed out by `qdevice setup`.
+        (key::QDEVICE_CERTS.into(), "[ -d /etc/corosync/qdevice/net/nssdb ]\n".into()),
     ]
 }
 
@@ -108,6 +111,8 @@ pub struct NodeFacts {
     pub links_error: Option<String>,
     pub qdevice: Option<QdeviceStatus>,
     pub qdevice_error: Option<String>,
+    /// `/etc/corosync/qdevice/net/nssdb` exists (this node got its QDevice certificates).
+    pub qdevice_certs: bool,
 }
 
 impl NodeFacts {
@@ -213,6 +218,7 @@ impl NodeFacts {
             conf,
             conf_text,
             leftovers,
+            qdevice_certs: get(o, key::QDEVICE_CERTS).is_some_and(|x| x.status == 0),
             ..Default::default()
         };
         if f.conf.is_some() {

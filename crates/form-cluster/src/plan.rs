@@ -361,7 +361,7 @@ pub fn plan(
     }
 
     // Joins, one at a time, in inventory order.
-    p.actions.extend(joins);
+    p.actions.extend(joins.iter().cloned());
 
     // QDevice.
     if let Some(q) = &inv.qdevice {
@@ -376,13 +376,33 @@ pub fn plan(
         match &device {
             None => wanted_setup = true,
             Some(d) if d.host == q.address => {
-                if !p.rebuild.is_empty() {
-                    let steps = votes::rebuild_steps(count as u32, &p.rebuild.join(","));
+                // Members that need the QDevice certificates: the nodes joining now (a rebuild
+                // joins while the device stays configured) and members that joined after the
+                // setup or whose rebuild was interrupted (no /etc/corosync/qdevice/net/nssdb).
+                // pvecm distributes them only in `qdevice setup`: remove, then set up again.
+                let joining: Vec<String> = joins.iter().map(|a| a.host().to_string()).collect();
+                let without: Vec<String> = inv
+                    .nodes
+                    .iter()
+                    .filter(|n| !joining.contains(&n.name))
+                    .filter(|n| facts.get(&n.name).is_some_and(|f| f.is_clustered() && !f.qdevice_certs))
+                    .map(|n| n.name.clone())
+                    .collect();
+                let needing: Vec<String> = joining.iter().chain(&without).cloned().collect();
+                if !needing.is_empty() && unjoined.is_empty() {
+                    let v = votes::Votes {
+                        configured_nodes: count as u32,
+                        up_nodes: count as u32,
+                        qdevice: false,
+                        qdevice_votes: false,
+                    };
                     p.actions.push(Action::QDeviceRemove {
                         on: master.name.clone(),
                         why: format!(
-                            "the rebuilt node needs its QDevice certificates; all nodes online: {}",
-                            steps[2].after
+                            "{} need{} the QDevice certificates, which only `qdevice setup` hands out; \
+                             with all nodes online: {v}",
+                            needing.join(", "),
+                            if needing.len() == 1 { "s" } else { "" }
                         ),
                     });
                     wanted_setup = true;
@@ -574,8 +594,16 @@ Membership information\n----------------------\n    Nodeid      Votes Name\n0x00
         let mut n2 = fresh("pve-node2", 12);
         n1.conf = Some(conf(&[("pve-node1", 11), ("pve-node2", 12)], Some("10.231.10.5")));
         n2.conf = n1.conf.clone();
-        let p = plan(&i, &facts(vec![n1, n2]), Some(&pi(true)), &Options::default()).unwrap();
+        n1.qdevice_certs = true;
+        n2.qdevice_certs = true;
+        let p = plan(&i, &facts(vec![n1.clone(), n2.clone()]), Some(&pi(true)), &Options::default()).unwrap();
         assert!(p.is_empty(), "{:?}", ids(&p));
+        // A member without its QDevice certificates (joined later, interrupted rebuild):
+        // remove + setup hands them out.
+        n2.qdevice_certs = false;
+        let p = plan(&i, &facts(vec![n1, n2]), Some(&pi(true)), &Options::default()).unwrap();
+        assert_eq!(ids(&p), vec!["pvecm qdevice remove @pve-node1", "pvecm qdevice setup @pve-node1"]);
+        assert!(p.actions[0].summary().contains("pve-node2 needs the QDevice certificates"), "{}", p.actions[0].summary());
     }
 
     #[test]
@@ -660,6 +688,7 @@ Membership information\n----------------------\n    Nodeid      Votes Name\n0x00
         let mut n1 = fresh("pve-node1", 11);
         n1.conf = Some(conf(&[("pve-node1", 11), ("pve-node2", 12)], Some("10.231.10.5")));
         n1.status = Some(status(true));
+        n1.qdevice_certs = true;
         let n2 = fresh("pve-node2", 12); // reinstalled: not clustered
         let f = facts(vec![n1, n2]);
         let e = plan(&i, &f, Some(&pi(true)), &Options::default()).unwrap_err();

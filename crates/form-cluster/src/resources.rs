@@ -67,17 +67,32 @@ impl Resource for RootKeyPair {
         }
     }
     fn apply(&self, s: &Session) -> anyhow::Result<()> {
-        // ssh-keygen gets /dev/null as stdin: our script *is* stdin (`sh -s`), and an empty key
-        // file would make it ask "Overwrite (y/n)?".
+        let out = s.script_root(&self.keygen_script())?;
+        s.check(&format!("generating {}", self.kind.file()), out).map(drop)
+    }
+}
+
+impl RootKeyPair {
+    fn keygen_script(&self) -> String {
+        // ssh-keygen gets /dev/null as stdin: our script *is* stdin (`sh -s`), and an existing
+        // key file would make it ask "Overwrite (y/n)?". The pair is generated under a temp
+        // name and published with `ln` (atomic, fails if the key exists): PVE itself creates
+        // id_rsa in the background at boot (pve-cluster's `pvecm updatecerts --silent`), and
+        // whoever comes first wins — both keys are fine, neither is overwritten.
         let script = format!(
             "set -e\numask 077\nmkdir -p /root/.ssh\nchmod 700 /root/.ssh\nk={f}\n\
-             if [ ! -s \"$k\" ]; then rm -f \"$k\" \"$k.pub\"; ssh-keygen -q {args} -N '' -C \"root@$(hostname)\" -f \"$k\" </dev/null >/dev/null; fi\n\
-             if [ ! -s \"$k.pub\" ]; then ssh-keygen -y -f \"$k\" </dev/null > \"$k.pub\"; fi\n",
+             if [ -e \"$k\" ] && [ ! -s \"$k\" ]; then rm -f \"$k\"; fi\n\
+             if [ ! -e \"$k\" ]; then\n\
+             \x20 t=$(mktemp -u \"$k.homelab-iac.XXXXXX\")\n\
+             \x20 ssh-keygen -q {args} -N '' -C \"root@$(hostname)\" -f \"$t\" </dev/null >&2\n\
+             \x20 if ln \"$t\" \"$k\" 2>/dev/null; then mv -f \"$t.pub\" \"$k.pub\"; fi\n\
+             \x20 rm -f \"$t\" \"$t.pub\"\n\
+             fi\n\
+             if [ ! -s \"$k.pub\" ]; then ssh-keygen -y -f \"$k\" </dev/null > \"$k.pub.tmp\" && mv -f \"$k.pub.tmp\" \"$k.pub\" || rm -f \"$k.pub.tmp\"; fi\n",
             f = self.kind.file(),
             args = self.kind.keygen_args()
         );
-        let out = s.script_root(&script)?;
-        s.check(&format!("generating {}", self.kind.file()), out).map(drop)
+        script
     }
 }
 
@@ -189,7 +204,11 @@ pub fn node_resources(
     ];
     if inv.qdevice.is_some() {
         v.push(Box::new(qdevice_package()));
-        let configured = facts.get(node).and_then(|f| f.conf.as_ref()).is_some_and(|c| c.has_quorum_device());
+        // Required only where it can run: the cluster has a device and this node its certificates
+        // (a node without them gets them from the planned `qdevice setup`).
+        let configured = facts.get(node).is_some_and(|f| {
+            f.qdevice_certs && f.conf.as_ref().is_some_and(|c| c.has_quorum_device())
+        });
         v.push(Box::new(QdeviceDaemon { configured }));
     }
     v
@@ -250,6 +269,36 @@ mod tests {
         // The resource probe and the facts probe read the key the same way.
         let facts_probe = crate::facts::node_probes().into_iter().find(|(k, _)| k == key::ROOT_ED25519).unwrap().1;
         assert_eq!(facts_probe, r.probe());
+    }
+
+    #[test]
+    fn keygen_creates_once_and_never_overwrites() {
+        let dir = std::env::temp_dir().join(format!("fc-keygen-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let ssh = dir.join("ssh");
+        let script = RootKeyPair { kind: KeyKind::Ed25519 }.keygen_script().replace("/root/.ssh", ssh.to_str().unwrap());
+        let run = || {
+            let out = std::process::Command::new("sh").arg("-c").arg(&script).output().unwrap();
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        };
+        run();
+        let first = std::fs::read_to_string(ssh.join("id_ed25519.pub")).unwrap();
+        assert!(first.starts_with("ssh-ed25519 "), "{first}");
+        run();
+        assert_eq!(std::fs::read_to_string(ssh.join("id_ed25519.pub")).unwrap(), first, "never regenerated");
+        // Someone else (PVE's updatecerts) created the key, without its .pub yet: kept, .pub derived.
+        std::fs::remove_file(ssh.join("id_ed25519.pub")).unwrap();
+        run();
+        let derived = std::fs::read_to_string(ssh.join("id_ed25519.pub")).unwrap();
+        assert_eq!(derived.split_whitespace().nth(1), first.split_whitespace().nth(1));
+        // An empty key file (interrupted write) is replaced.
+        std::fs::write(ssh.join("id_ed25519"), "").unwrap();
+        run();
+        assert!(std::fs::metadata(ssh.join("id_ed25519")).unwrap().len() > 0);
+        let leftovers: Vec<_> = std::fs::read_dir(&ssh).unwrap().flatten()
+            .filter(|e| e.file_name().to_string_lossy().contains("homelab-iac")).collect();
+        assert!(leftovers.is_empty(), "temp files left: {leftovers:?}");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
