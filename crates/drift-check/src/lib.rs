@@ -36,3 +36,33 @@ pub use run::{run, Options};
 
 /// Name in reports.
 pub const TOOL: &str = "drift-check";
+
+#[cfg(test)]
+mod tests {
+    /// Read-only by construction: no source file of drift-check can reach a change. (The
+    /// engine's `converge` and every resource's `apply`/`on_notify` are the only ways to
+    /// change a host; none of them is called here.)
+    #[test]
+    fn no_path_to_a_change_is_compiled_in() {
+        let sources = [
+            ("batch.rs", include_str!("batch.rs")),
+            ("classify.rs", include_str!("classify.rs")),
+            ("model.rs", include_str!("model.rs")),
+            ("phases/mod.rs", include_str!("phases/mod.rs")),
+            ("phases/node.rs", include_str!("phases/node.rs")),
+            ("phases/qdevice.rs", include_str!("phases/qdevice.rs")),
+            ("phases/cluster.rs", include_str!("phases/cluster.rs")),
+            ("phases/storage.rs", include_str!("phases/storage.rs")),
+            ("prometheus.rs", include_str!("prometheus.rs")),
+            ("render.rs", include_str!("render.rs")),
+            ("run.rs", include_str!("run.rs")),
+            ("timer.rs", include_str!("timer.rs")),
+            ("main.rs", include_str!("main.rs")),
+        ];
+        for (name, text) in sources {
+            for needle in [".apply(", "on_notify(", "converge(", "Mode::Apply", "exec_root(", "script_root(", ".upload("] {
+                assert!(!text.contains(needle), "{name} contains `{needle}`: drift-check must never change a host");
+            }
+        }
+    }
+}
