@@ -90,7 +90,7 @@ fn fresh_pi_bootstrap_harden_and_faults() {
     let runas = lab.sh_ok("qdevice1", "ps -o user:20= -C corosync-qnetd").unwrap();
     assert_eq!(runas.trim(), "coroqnetd", "qnetd runs as coroqnetd");
     // reachable from a node's address
-    let o = lab.sh("pve-node1", "exec 3<>/dev/tcp/10.231.10.5/5403 && echo open").unwrap();
+    let o = lab.exec("pve-node1", &["bash", "-c", "exec 3<>/dev/tcp/10.231.10.5/5403 && echo open"]).unwrap();
     assert!(String::from_utf8_lossy(&o.stdout).contains("open"), "5403 from pve-node1: {}", String::from_utf8_lossy(&o.stderr));
     assert!(lab.sh_ok("qdevice1", "stat -c '%U:%G %a' /etc/corosync/qnetd").unwrap().starts_with("root:coroqnetd 770"));
 
