@@ -111,11 +111,8 @@ fn wipe(rt: &Runtime, st: &mut LabState, name: &str) -> Result<Vec<String>> {
     }
     upper::create_dirs(&rt.host_dir(name))?;
     let etc_ssh = upper::prepare_etc_ssh(&rt.upper(name))?;
-    let mut jobs = vec![keys::spawn_host_keys(name, &etc_ssh)?];
-    if hs.spec.role == Role::Pi {
-        let qnetd = upper::prepare_qnetd_dir(&rt.upper(name))?;
-        jobs.extend(keys::spawn_qnetd_ca(name, &qnetd)?);
-    }
+    let qnetd = if hs.spec.role == Role::Pi { Some(upper::prepare_qnetd_dir(&rt.upper(name))?) } else { None };
+    let factory = keys::KeyFactory::start(&[(name.to_string(), etc_ssh.clone(), qnetd)]);
     let sim = if st.shape.sim {
         let bin = prereq::require_pve_sim()?;
         let out = crate::sys::run(
@@ -140,9 +137,8 @@ fn wipe(rt: &Runtime, st: &mut LabState, name: &str) -> Result<Vec<String>> {
             pve_sim: sim.as_ref(),
         },
     )?;
-    for job in jobs {
-        job.wait()?;
-    }
+    factory.wait(name)?;
+    drop(factory);
     upper::seal_qnetd(&rt.upper(name))?;
     {
         let h = st.host_mut(name)?;

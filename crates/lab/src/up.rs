@@ -141,17 +141,15 @@ fn build(
     verbose: bool,
 ) -> Result<LabState> {
     // 1. host keys first: they are the slow part
-    let mut key_jobs = BTreeMap::new();
+    let mut identities = Vec::new();
     for h in hosts {
         upper::create_dirs(&rt.host_dir(&h.name))?;
-        let etc_ssh = upper::prepare_etc_ssh(&rt.upper(&h.name)).with_context(|| format!("{}: upper layer", h.name))?;
-        let mut jobs = vec![keys::spawn_host_keys(&h.name, &etc_ssh)?];
-        if h.role == Role::Pi {
-            let qnetd = upper::prepare_qnetd_dir(&rt.upper(&h.name))?;
-            jobs.extend(keys::spawn_qnetd_ca(&h.name, &qnetd)?);
-        }
-        key_jobs.insert(h.name.clone(), jobs);
+        let upper_dir = rt.upper(&h.name);
+        let etc_ssh = upper::prepare_etc_ssh(&upper_dir).with_context(|| format!("{}: upper layer", h.name))?;
+        let qnetd = if h.role == Role::Pi { Some(upper::prepare_qnetd_dir(&upper_dir)?) } else { None };
+        identities.push((h.name.clone(), etc_ssh, qnetd));
     }
+    let factory = keys::KeyFactory::start(&identities);
     tm.mark("host key generation started", t0);
     std::fs::write(rt.init_script(), crate::host_init::SCRIPT)?;
     std::fs::set_permissions(rt.init_script(), std::fs::Permissions::from_mode(0o755))?;
@@ -188,8 +186,7 @@ fn build(
         let handles: Vec<_> = hosts
             .iter()
             .map(|h| {
-                let jobs = key_jobs.remove(&h.name).expect("key jobs of every host");
-                let (hidden, sim) = (&hidden, sim.as_ref());
+                let (hidden, sim, factory) = (&hidden, sim.as_ref(), &factory);
                 s.spawn(move || {
                     let r = (|| -> Result<(Booted, u128)> {
                         let fresh = FreshUpper {
@@ -199,9 +196,7 @@ fn build(
                             pve_sim: sim,
                         };
                         upper::prepare_fresh(&rt.upper(&h.name), &fresh)?;
-                        for job in jobs {
-                            job.wait()?;
-                        }
+                        factory.wait(&h.name)?;
                         upper::seal_qnetd(&rt.upper(&h.name))?;
                         let keys_ms = sys::ms(t0);
                         let booted = host::boot(&BootRequest {

@@ -161,7 +161,7 @@ pub fn create_dirs(host_dir: &Path) -> Result<()> {
     Ok(())
 }
 
-/// `upper/etc/corosync/qnetd`, owned like the machine's, for [`keys::spawn_qnetd_ca`].
+/// `upper/etc/corosync/qnetd`, owned like the machine's, for [`keys::KeyFactory`].
 pub fn prepare_qnetd_dir(upper: &Path) -> Result<PathBuf> {
     mkdir_like(upper, "etc/corosync/qnetd")
 }
@@ -189,7 +189,7 @@ fn write_file(path: &Path, content: &str, mode: u32) -> Result<()> {
     Ok(())
 }
 
-/// After the key jobs: the Pi's own qnetd CA (keys::spawn_qnetd_ca) is made opaque so the
+/// After the key jobs: the Pi's own qnetd CA (keys::KeyFactory) is made opaque so the
 /// machine's files beneath it disappear; every other host gets the machine's CA whited out
 /// (they never had qnetd set up; host-init.sh still makes a Pi's CA if this could not).
 pub fn seal_qnetd(upper: &Path) -> Result<()> {
