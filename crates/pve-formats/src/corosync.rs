@@ -16,6 +16,11 @@ use anyhow::{bail, Context, Result};
 /// Section names that PVE's parser keeps as arrays (`nodelist.node`, `totem.interface`).
 const MULTI_SECTIONS: &[&str] = &["node", "interface"];
 
+/// Deepest `{ … }` nesting accepted. Real files nest 3 levels (`totem { interface { } }`); the
+/// tree is dropped, cloned and written recursively, so a hostile file nesting thousands of
+/// levels would overflow the stack and abort the process instead of failing (issue 11).
+const MAX_DEPTH: usize = 64;
+
 /// One `{ ... }` block: keys in sorted order (the writer sorts anyway).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Section {
@@ -216,6 +221,9 @@ impl CorosyncConf {
         while let Some(token) = tokens.next() {
             if tokens.peek() == Some(&"{") {
                 tokens.next();
+                if stack.len() >= MAX_DEPTH {
+                    bail!("corosync.conf: sections nested deeper than {MAX_DEPTH} levels (at '{token}') — not a corosync.conf");
+                }
                 let parent = std::mem::take(&mut current);
                 stack.push((token.to_string(), parent));
                 continue;

@@ -98,6 +98,9 @@ impl SectionConfig {
     pub fn parse(raw: &str, schema: &Schema) -> Result<SectionConfig> {
         let mut cfg = SectionConfig::default();
         let mut current: Option<Entry> = None;
+        // Ids seen so far: a linear scan per section made a (hostile) file with many sections
+        // quadratic — minutes for a few MiB (issue 11).
+        let mut ids: std::collections::HashSet<String> = std::collections::HashSet::new();
         for (idx, line) in raw.split('\n').enumerate() {
             let lineno = idx + 1;
             if line.trim_start().starts_with('#') {
@@ -105,7 +108,7 @@ impl SectionConfig {
             }
             if line.is_empty() {
                 if let Some(e) = current.take() {
-                    cfg.push_entry(e, lineno);
+                    cfg.push_entry(e, lineno, &mut ids);
                 }
                 continue;
             }
@@ -136,13 +139,13 @@ impl SectionConfig {
         }
         if let Some(e) = current.take() {
             let n = raw.split('\n').count();
-            cfg.push_entry(e, n);
+            cfg.push_entry(e, n, &mut ids);
         }
         Ok(cfg)
     }
 
-    fn push_entry(&mut self, e: Entry, lineno: usize) {
-        if self.sections.iter().any(|s| s.id == e.id) {
+    fn push_entry(&mut self, e: Entry, lineno: usize, ids: &mut std::collections::HashSet<String>) {
+        if !ids.insert(e.id.clone()) {
             self.warnings.push(format!("line {lineno}: duplicate section id '{}' ignored", e.id));
         } else {
             self.sections.push(e);

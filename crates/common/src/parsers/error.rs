@@ -22,7 +22,7 @@ impl Layout {
             doc: self.doc,
             line: None,
             text: None,
-            message: message.into(),
+            message: cap(message.into()),
         }
     }
 
@@ -33,7 +33,7 @@ impl Layout {
             doc: self.doc,
             line: Some(line),
             text: Some(shorten(text)),
-            message: message.into(),
+            message: cap(message.into()),
         }
     }
 }
@@ -72,6 +72,20 @@ impl std::error::Error for ParseError {}
 
 /// Result of every parser.
 pub type Result<T, E = ParseError> = std::result::Result<T, E>;
+
+/// Messages quote what they found (a key, a token, a serde excerpt); a hostile or broken
+/// output with a megabyte "token" must still give a readable message (issue 11).
+fn cap(message: String) -> String {
+    const MAX: usize = 500;
+    if message.len() <= MAX {
+        return message;
+    }
+    let mut out: String = message.chars().take(MAX).collect();
+    if out.len() < message.len() {
+        out.push('…');
+    }
+    out
+}
 
 /// At most 120 characters of `text`, cut on a character boundary, so error messages stay
 /// readable even for a megabyte of garbage on one line.
