@@ -6,7 +6,7 @@
 #   scripts/fuzz.sh inventory answer     # only these targets
 #   scripts/fuzz.sh --list               # target names
 #
-# Targets (fuzz/src/*_checks.rs says what each one asserts): inventory, answer,
+# Targets (fuzz/src/*_checks.rs says what each one asserts): inventory, answer, webhook_keys,
 # inventory_values, quorum, cfgtool, qdevice, pvesm_pvesr, pvesh_json, corosync_conf,
 # section_config, system_text.
 #
@@ -21,7 +21,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 
-ALL=(inventory answer inventory_values quorum cfgtool qdevice pvesm_pvesr pvesh_json corosync_conf section_config system_text)
+ALL=(inventory answer webhook_keys inventory_values quorum cfgtool qdevice pvesm_pvesr pvesh_json corosync_conf section_config system_text)
 seconds=30
 timeout_s=10
 targets=()
@@ -57,6 +57,7 @@ seeds() {
   case "$1" in
     inventory) ls crates/common/tests/fixtures/inventory/*.toml crates/provision-iso/tests/fixtures/inventory/*.toml examples/homelab.toml ;;
     answer) ls crates/provision-iso/tests/fixtures/answers/*/*.toml crates/provision-iso/tests/fixtures/golden/*.toml ;;
+    webhook_keys) ls fuzz/seeds/webhook_keys/* ;;
     inventory_values) ls fuzz/seeds/inventory_values/* ;;
     quorum) ls $P/pvecm-status-* $P/pvecm-nodes-* $P/quorumtool-* $S/pvecm-* ;;
     cfgtool) ls $P/cfgtool-* $S/cfgtool-* ;;

@@ -113,5 +113,28 @@ pub fn answer(data: &[u8]) {
     let _ = provision_iso::answer::locale::timezone_is_valid(&src);
 }
 
+/// The install webhook's host keys (`ssh-public-host-keys`, one `label=value` per line):
+/// whatever a client sends, an accepted key type is one plain word and the blob is base64 —
+/// they are written into known_hosts as fields, so anything else would forge lines there.
+pub fn webhook_keys(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    let map: std::collections::BTreeMap<String, String> = text
+        .lines()
+        .map(|l| match l.split_once('=') {
+            Some((k, v)) => (k.to_string(), v.to_string()),
+            None => ("ed25519".to_string(), l.to_string()),
+        })
+        .collect();
+    if let Ok(keys) = provision_iso::serve::webhook::parse_host_keys(&map) {
+        for (ty, blob) in keys {
+            assert!(
+                !ty.is_empty() && ty.bytes().all(|b| b.is_ascii_alphanumeric() || b"-@.".contains(&b)),
+                "webhook: key type {ty:?} is not one word"
+            );
+            assert!(!blob.is_empty() && !blob.contains(char::is_whitespace), "webhook: blob {blob:?} has whitespace");
+        }
+    }
+}
+
 /// Every target of this file, for the regression replay.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[("inventory", inventory), ("answer", answer)];
+pub const TARGETS: &[(&str, fn(&[u8]))] = &[("inventory", inventory), ("answer", answer), ("webhook_keys", webhook_keys)];

@@ -13,7 +13,7 @@ pub mod checks {
     pub use super::common_checks::{
         cfgtool, corosync_conf, inventory_values, pvesh_json, pvesm_pvesr, qdevice, quorum, section_config, system_text,
     };
-    pub use super::iso_checks::{answer, inventory};
+    pub use super::iso_checks::{answer, inventory, webhook_keys};
     pub use super::common_checks::TARGETS as COMMON_TARGETS;
     pub use super::iso_checks::TARGETS as ISO_TARGETS;
 }

@@ -1,7 +1,8 @@
 //! Replays the fuzz checks of `fuzz/src/iso_checks.rs` (the inventory loader with answer
 //! rendering, the answer-file validator) in `cargo test`, without libFuzzer:
 //!
-//! * every input a fuzz run ever crashed on (`fuzz/regressions/{inventory,answer}/*`);
+//! * every input a fuzz run ever crashed on, or that reproduces a bug found otherwise
+//!   (`fuzz/regressions/{inventory,answer,webhook_keys}/*`);
 //! * every inventory and answer fixture of the repository, so the cross-properties hold on
 //!   real files too (a loadable inventory renders answers our validator accepts; the
 //!   validator's schema walk agrees with the installer's whole-file parse).
@@ -62,6 +63,15 @@ fn fuzz_regressions_stay_fixed() {
         }
     }
     println!("replayed {n} fuzz regression input(s)");
+}
+
+#[test]
+fn webhook_key_seeds_through_the_webhook_check() {
+    let seeds = files(&repo().join("fuzz/seeds/webhook_keys"), None);
+    assert!(!seeds.is_empty());
+    for f in seeds {
+        replay("webhook_keys", checks::webhook_keys, &f.display().to_string(), std::fs::read(&f).unwrap());
+    }
 }
 
 #[test]
