@@ -173,6 +173,12 @@ fn upload_script(spec: &Upload) -> anyhow::Result<String> {
     s.push_str(&format!("t=$(mktemp {})\n", quote(&template)));
     s.push_str("trap 'rm -f \"$t\"' EXIT\n");
     s.push_str("cat > \"$t\"\n");
+    // A dropped connection ends stdin early; never install what did not fully arrive.
+    let n = spec.content.len();
+    s.push_str(&format!(
+        "n=$(wc -c < \"$t\")\n[ \"$n\" -eq {n} ] || {{ echo \"received $n of {n} bytes (connection lost?); {} not changed\" >&2; exit 1; }}\n",
+        spec.path.replace(['"', '$', '`', '\\'], "_")
+    ));
     s.push_str(&format!("chown {} \"$t\"\n", quote(&format!("{}:{}", spec.owner, spec.group))));
     s.push_str(&format!("chmod {:o} \"$t\"\n", spec.mode & 0o7777));
     if let Some(v) = spec.validate {
@@ -205,6 +211,45 @@ mod tests {
         assert!(s.contains("visudo -cf \"$t\""), "{s}");
         assert!(s.contains("mv -f \"$t\" '/etc/sudoers.d/home lab'"), "{s}");
         assert!(upload_script(&Upload { path: "relative", ..Upload { path: "", content: b"", mode: 0, owner: "", group: "", validate: None } }).is_err());
+    }
+
+    /// The connection can drop while the content is on its way (the tool killed, a link
+    /// down): the remote `cat` then sees EOF early. The target must keep its old content —
+    /// never a truncated or empty file (issue 11: an empty authorized_keys is a lockout).
+    #[test]
+    fn upload_script_never_installs_truncated_content() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("authorized_keys");
+        std::fs::write(&target, "old key\n").unwrap();
+        let id = |flag: &str| {
+            let o = std::process::Command::new("id").arg(flag).output().unwrap();
+            String::from_utf8_lossy(&o.stdout).trim().to_string()
+        };
+        let (user, group) = (id("-un"), id("-gn"));
+        let content = b"ssh-ed25519 AAAA new key\n";
+        let path = target.to_str().unwrap();
+        let script =
+            upload_script(&Upload { path, content, mode: 0o600, owner: &user, group: &group, validate: None }).unwrap();
+        let run = |stdin: &[u8]| {
+            use std::io::Write;
+            let mut child = std::process::Command::new("sh")
+                .arg("-c")
+                .arg(&script)
+                .stdin(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap();
+            child.stdin.take().unwrap().write_all(stdin).unwrap();
+            child.wait_with_output().unwrap().status.success()
+        };
+        for cut in [0, 10, content.len() - 1] {
+            assert!(!run(&content[..cut]), "{cut} of {} bytes: the upload reported success", content.len());
+            assert_eq!(std::fs::read_to_string(&target).unwrap(), "old key\n", "{cut} bytes received: target replaced");
+        }
+        assert!(run(content));
+        assert_eq!(std::fs::read(&target).unwrap(), content);
+        let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(left.len(), 1, "temp files left behind: {left:?}");
     }
 
     #[test]
