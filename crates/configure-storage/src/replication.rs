@@ -179,8 +179,15 @@ pub fn parse_probe(observed: &Observed) -> Result<(ManagedRecord, Vec<Replicatio
 fn write_record(session: &Session, record: &ManagedRecord) -> Result<()> {
     let path = probes::MANAGED_RECORD;
     let dir = path.rsplit_once('/').map(|(d, _)| d).unwrap_or("/");
-    let script = format!("set -e\nmkdir -p {dir}\ncat > {path}.tmp\nmv -f {path}.tmp {path}\n", dir = quote(dir), path = quote(path));
-    let out = session.exec_root(&format!("sh -c {}", quote(&script)), Some(record.render().as_bytes()))?;
+    let text = record.render();
+    // A dropped connection ends stdin early: never move a truncated record into place (issue 11).
+    let script = format!(
+        "set -e\nmkdir -p {dir}\ncat > {path}.tmp\n[ \"$(wc -c < {path}.tmp)\" -eq {n} ] || {{ rm -f {path}.tmp; echo 'incomplete record (connection lost?); not changed' >&2; exit 1; }}\nmv -f {path}.tmp {path}\n",
+        dir = quote(dir),
+        path = quote(path),
+        n = text.len()
+    );
+    let out = session.exec_root(&format!("sh -c {}", quote(&script)), Some(text.as_bytes()))?;
     session.check(&format!("writing {path}"), out).map(drop)
 }
 
