@@ -108,7 +108,7 @@ impl Session {
     /// in it (paths, values, secrets) shows up in a process list.
     pub fn script_root(&self, script: &str) -> Result<Output, SshError> {
         let command = if self.needs_sudo() { "sudo -n -- sh -s" } else { "sh -s" };
-        let raw = self.run_root_raw(command, Some(script.as_bytes()))?;
+        let raw = self.run_root_raw(command, Some(whole_or_nothing(script).as_bytes()))?;
         Ok(Output {
             status: raw.status,
             stdout: String::from_utf8_lossy(&raw.stdout).into_owned(),
@@ -158,6 +158,14 @@ impl Session {
             n => bail!("{}: reading {path} failed (exit {n}): {}", self.host(), String::from_utf8_lossy(&raw.stderr).trim()),
         }
     }
+}
+
+/// `sh -s` runs each command as soon as it has read it: a script cut short by a dropped
+/// connection (the tool killed, a link down) would run its first half — or a last line cut in
+/// the middle. As one function called on the last line, nothing runs unless all of it arrived
+/// (issue 11).
+fn whole_or_nothing(script: &str) -> String {
+    format!("hiac_script() {{\n{script}\n}}\nhiac_script\n")
 }
 
 /// The upload as one POSIX sh script (runs as root; content arrives on stdin).
@@ -250,6 +258,33 @@ mod tests {
         assert_eq!(std::fs::read(&target).unwrap(), content);
         let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
         assert_eq!(left.len(), 1, "temp files left behind: {left:?}");
+    }
+
+    #[test]
+    fn a_script_cut_short_runs_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().display().to_string();
+        let script = format!("set -e\necho one > '{d}/a'\necho two > '{d}/b'\nexit 3\n");
+        let full = whole_or_nothing(&script);
+        let run = |stdin: &str| {
+            use std::io::Write;
+            let mut child = std::process::Command::new("sh")
+                .arg("-s")
+                .stdin(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .unwrap();
+            child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+            child.wait().unwrap().code()
+        };
+        // (Only the final newline missing is a whole script: it may run.)
+        for cut in 1..full.len() - 1 {
+            run(&full[..cut]);
+            assert!(!dir.path().join("a").exists(), "a script cut after {cut} of {} bytes ran its start", full.len());
+        }
+        // Whole: runs as before, exit status included.
+        assert_eq!(run(&full), Some(3));
+        assert!(dir.path().join("a").exists() && dir.path().join("b").exists());
     }
 
     #[test]
