@@ -117,6 +117,7 @@ fi
 usable() { [ -x "$BIN/$1" ] && timeout 10 "$BIN/$1" --version >/dev/null 2>&1; }
 for b in $PHASES; do usable "$b" || note "$b: binary not usable yet (no --version); its figures are pending"; done
 VERSION=$("$BIN/lab" --version | awk '{print $2}')
+note "source: git $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')$(n=$(git -C "$ROOT" status --porcelain --untracked-files=no 2>/dev/null | wc -l); [ "$n" = 0 ] || echo " + uncommitted changes in $n files")"
 
 # ---- timing helper ---------------------------------------------------------------------------
 # timed SCENARIO TOOL PHASE SAMPLE FORMAT [EXTRA_JSON] -- COMMAND...: wall time (date +%s%N),
