@@ -60,11 +60,17 @@ if [ "$lab" = 1 ]; then
     echo "runbook: waiting for /tmp/homelab-lab.lock (a test run or another lab user holds it) …" >&2
     flock 9
   fi
-  if [ -z "$from" ] && "$BIN/lab" status >/dev/null 2>&1; then
-    step "lab: a lab is already running — taking it down for a fresh rehearsal"
+  # A fresh rehearsal always starts from a fresh lab; a resumed one (--from) reuses ours if it
+  # is still up. `lab status --json` describes whatever lab runs on this machine.
+  ours_running() {
+    "$BIN/lab" status --json 2>/dev/null | tr -d ' \n' \
+      | grep -q "\"running\":true,\"lab_dir\":\"$HOMELAB_LAB_DIR\""
+  }
+  if [ -n "$from" ] && ours_running && [ -f "$HOMELAB_LAB_DIR/secrets.env" ]; then
+    step "lab: reusing the running lab in $HOMELAB_LAB_DIR"
+  else
+    step "lab down (anything left from an earlier lab)"
     "$BIN/lab" down
-  fi
-  if ! "$BIN/lab" status >/dev/null 2>&1; then
     step "lab up"
     "$BIN/lab" up
   fi
