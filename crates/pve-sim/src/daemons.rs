@@ -48,6 +48,7 @@ pub fn main(args: &[String]) -> Result<i32> {
     }
 }
 
+#[allow(clippy::manual_is_multiple_of)] // is_multiple_of needs Rust 1.87; MSRV is 1.80
 fn pve(once: bool) -> Result<i32> {
     let me = sys::hostname();
     if pmxcfs::etc_pve().is_dir() {
