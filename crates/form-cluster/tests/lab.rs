@@ -186,6 +186,7 @@ impl QuorumSampler {
 #[test]
 fn form_cluster_in_the_lab() {
     let Some(lab) = LabGuard::up_or_skip(LabOptions::default().no_nas()) else { return };
+    let sequence = Instant::now();
 
     // --- 1. set-up: the phases before this one --------------------------------------------
     let r = run_in(&lab, "bootstrap-node", &lab.inventory(), &[]);
@@ -236,7 +237,7 @@ fn form_cluster_in_the_lab() {
 
     let r = fc(&lab, &[]);
     assert_eq!(r.code, 0, "{}", r.show());
-    eprintln!("TIMING bootstrapped → verified 3-vote cluster: {:.1} s", r.secs);
+    eprintln!("TIMING bootstrapped → verified 3-vote cluster: {:.1} s; the run's report (step durations):\n{}", r.secs, r.stdout);
     for h in ["pve-node1", "pve-node2"] {
         assert_votes(&lab, h, "3", "3");
         let cfg = lab.sh_ok(h, "corosync-cfgtool -s").unwrap();
@@ -340,6 +341,7 @@ fn form_cluster_in_the_lab() {
     // The re-run completes the rebuild.
     let r = fc(&lab, &["--node", "pve-node2"]);
     assert_eq!(r.code, 0, "{}", r.show());
+    eprintln!("TIMING rebuild completed after the interruption: {:.1} s", r.secs);
     let (samples, inquorate) = sampler.finish();
     assert!(samples > 10, "too few quorum samples ({samples})");
     assert!(inquorate.is_empty(), "pve-node1 lost quorum during the rebuild:\n{}", inquorate.join("\n---\n"));
@@ -351,6 +353,7 @@ fn form_cluster_in_the_lab() {
     assert_eq!(r.code, 0, "{}", r.show());
     assert_eq!(changes(&r.json()), 0, "{}", r.show());
 
+    eprintln!("TIMING whole lab sequence (after lab up): {:.0} s", sequence.elapsed().as_secs_f64());
     lab.down().unwrap();
 }
 
