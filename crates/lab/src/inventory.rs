@@ -44,7 +44,10 @@ pub fn render(shape: &LabShape, hosts: &[HostSpec], lab_pubkey: &str) -> String 
         let _ = writeln!(w, "[[nodes]]\nname = {}\nrole = \"{role}\"", q(&h.name));
         let _ = writeln!(w, "link0 = {}\nlink1 = {}", q(&h.mgmt_ip), q(&h.prod_ip));
         let _ = writeln!(w, "mgmt_mac = {}\nprod_mac = {}", q(&h.mac_mgmt), q(&h.mac_prod));
-        let _ = writeln!(w, "mgmt_nic = \"eth0\"\nprod_nic = \"eth1\"\n");
+        let _ = writeln!(w, "mgmt_nic = \"eth0\"\nprod_nic = \"eth1\"");
+        // What the answer file would install (provision-iso needs it); the lab image is a
+        // ZFS install, like the pve-sim image's rpool.
+        let _ = writeln!(w, "install_disks = [\"sda\"]\nfilesystem = \"zfs\"\nraid = \"raid0\"\n");
     }
     if let Some(pi) = hosts.iter().find(|h| h.role == Role::Pi) {
         let _ = writeln!(w, "[qdevice]\nname = {}\naddress = {}", q(&pi.name), q(&pi.mgmt_ip));
