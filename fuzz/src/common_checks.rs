@@ -15,6 +15,11 @@
 
 use common::parsers::{self, ParseError};
 
+/// A fuzz check: panics when a property is broken.
+pub type Check = fn(&[u8]);
+type SectionParser = fn(&str) -> parsers::Result<parsers::pve_config::SectionConfig>;
+type NameCheck = fn(&str) -> Result<(), String>;
+
 /// The parsers see text; command output reaches them as (lossily decoded) UTF-8.
 fn text(data: &[u8]) -> String {
     String::from_utf8_lossy(data).into_owned()
@@ -213,7 +218,7 @@ fn parsed_conf(s: &str) -> Option<parsers::pve_config::CorosyncConf> {
 pub fn section_config(data: &[u8]) {
     use parsers::pve_config::*;
     let s = text(data);
-    let files: [(&str, fn(&str) -> parsers::Result<SectionConfig>, &Schema); 3] = [
+    let files: [(&str, SectionParser, &Schema); 3] = [
         ("storage.cfg", parse_storage_cfg, &STORAGE_CFG),
         ("jobs.cfg", parse_jobs_cfg, &JOBS_CFG),
         ("replication.cfg", parse_replication_cfg, &REPLICATION_CFG),
@@ -315,7 +320,7 @@ pub fn inventory_values(data: &[u8]) {
         Err(e) => assert!(!e.is_empty()),
     }
     let _ = calendar::check_calendar_event(&s);
-    let checks: [fn(&str) -> Result<(), String>; 14] = [
+    let checks: [NameCheck; 14] = [
         names::check_dns_label,
         names::check_dns_name,
         names::check_host_name,
@@ -352,7 +357,7 @@ pub fn inventory_values(data: &[u8]) {
 }
 
 /// Every target of this file, for the regression replay.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Check)] = &[
     ("quorum", quorum),
     ("cfgtool", cfgtool),
     ("qdevice", qdevice),

@@ -15,6 +15,9 @@
 
 use std::path::Path;
 
+/// A fuzz check: panics when a property is broken.
+pub type Check = fn(&[u8]);
+
 /// Lines of `s` as a position may count them (a trailing newline opens one more, empty line).
 fn line_count(s: &str) -> usize {
     s.split('\n').count()
@@ -137,4 +140,4 @@ pub fn webhook_keys(data: &[u8]) {
 }
 
 /// Every target of this file, for the regression replay.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[("inventory", inventory), ("answer", answer), ("webhook_keys", webhook_keys)];
+pub const TARGETS: &[(&str, Check)] = &[("inventory", inventory), ("answer", answer), ("webhook_keys", webhook_keys)];

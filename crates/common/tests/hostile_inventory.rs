@@ -10,6 +10,7 @@
 //! * say something (non-empty), and say it readably: no raw control characters or invisible
 //!   bidi/zero-width characters (they would garble or hide parts of the message on a
 //!   terminal), and no message longer than [`MAX_MESSAGE`] characters however long the input;
+//!
 //! and it must return at all: each load runs on a thread with a generous deadline.
 //!
 //! The cases here add to `fixtures/inventory/bad-*.toml` (one per validation rule); they are

@@ -10,6 +10,7 @@
 //!   expected place;
 //! * say something, readably: no raw control or invisible bidi/zero-width characters and no
 //!   message longer than [`MAX_MESSAGE`] characters;
+//!
 //! and the validator must return: each run has a generous deadline (a hang fails the test).
 //! These add to `fixtures/answers/invalid/` (one case per installer rule).
 
