@@ -213,11 +213,13 @@ pub fn evaluate(ctx: &Context, observed: &BTreeMap<String, HostObservation>, res
             if !cluster.as_ref().is_some_and(|c| c.replication.iter().any(|j| j.id == id)) {
                 continue; // not configured: reported as missing
             }
+            let check = format!("replication {id}");
+            let text = h.text.strip_prefix(&format!("{check} ")).or_else(|| h.text.strip_prefix(&format!("{check}: "))).unwrap_or(&h.text).to_string();
             if h.healthy {
-                r.health.push(format!("replication {id}"), Level::Ok, h.text);
+                r.health.push(check, Level::Ok, text);
             } else {
                 r.health.replication_failures += 1;
-                r.health.push(format!("replication {id}"), Level::Degraded, h.text);
+                r.health.push(check, Level::Degraded, text);
             }
         }
     }
