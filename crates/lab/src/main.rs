@@ -87,7 +87,23 @@ enum FaultCmd {
     Wipe { host: String },
 }
 
+/// Descriptors the caller left open (a shell's `exec 9>/tmp/homelab-lab.lock; flock 9`) would
+/// be inherited by every host process `lab up` starts, so the lab's hosts would hold the
+/// caller's lock for as long as the lab lives. Mark them close-on-exec before anything runs.
+fn close_inherited_descriptors() {
+    let Ok(dir) = std::fs::read_dir("/proc/self/fd") else { return };
+    let fds: Vec<i32> = dir.flatten().filter_map(|e| e.file_name().to_str()?.parse().ok()).filter(|&fd| fd > 2).collect();
+    for fd in fds {
+        // SAFETY: F_SETFD on a descriptor number only changes its flags; a stale number
+        // (the read_dir handle itself, already closed) just fails with EBADF.
+        unsafe {
+            libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
+        }
+    }
+}
+
 fn main() -> ExitCode {
+    close_inherited_descriptors();
     let cli = Cli::parse();
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
     match run(cli) {
