@@ -101,6 +101,11 @@ pub fn boot(req: &BootRequest) -> Result<Booted> {
             } else if libc::dup2(w_fd, 3) < 0 {
                 return Err(std::io::Error::last_os_error());
             }
+            // nothing else of the caller's may live on in the host: e.g. a script's
+            // `exec 9>/tmp/homelab-lab.lock; flock 9` would otherwise be held by every host
+            // process. Marked close-on-exec (not closed), so std's exec-error pipe still works.
+            const CLOSE_RANGE_CLOEXEC: libc::c_uint = 1 << 2;
+            libc::syscall(libc::SYS_close_range, 4 as libc::c_uint, libc::c_uint::MAX, CLOSE_RANGE_CLOEXEC);
             Ok(())
         });
     }

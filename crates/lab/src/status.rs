@@ -57,7 +57,9 @@ fn dir_kib(p: &Path) -> u64 {
         let Ok(rd) = std::fs::read_dir(&d) else { continue };
         for e in rd.flatten() {
             let Ok(m) = e.metadata() else { continue };
-            total += m.blocks() * 512;
+            // hard links (the pve-sim binary is shared by all hosts) count once in total
+            let share = if m.is_file() { m.nlink().max(1) } else { 1 };
+            total += m.blocks() * 512 / share;
             if m.is_dir() {
                 stack.push(e.path());
             }

@@ -12,9 +12,32 @@ use std::process::Command;
 const PVE: [&str; 2] = ["pve-node1", "pve-node2"];
 const ALL: [&str; 4] = ["pve-node1", "pve-node2", "qdevice1", "nas"];
 
+/// An inheritable descriptor (like a script's `exec 9>/tmp/homelab-lab.lock`), to prove that
+/// hosts do not keep the caller's descriptors.
+fn leak_probe() -> (std::fs::File, String) {
+    use std::os::fd::AsRawFd;
+    let path = std::env::temp_dir().join(format!("homelab-lab-fd-probe.{}", std::process::id()));
+    let f = std::fs::File::create(&path).unwrap();
+    // SAFETY: clearing FD_CLOEXEC on a descriptor we own
+    assert_eq!(unsafe { libc::fcntl(f.as_raw_fd(), libc::F_SETFD, 0) }, 0);
+    (f, path.display().to_string())
+}
+
 #[test]
 fn up_status_exec_ssh_down_leaves_nothing() {
+    let (probe, probe_path) = leak_probe();
     let Some(lab) = LabGuard::up_or_skip(LabOptions::plain()) else { return };
+    drop(probe);
+    let _ = std::fs::remove_file(&probe_path);
+    let pid1 = lab.status().unwrap()["hosts"][0]["pid1"].as_i64().unwrap();
+    let fds: Vec<String> = std::fs::read_dir(format!("/proc/{pid1}/fd"))
+        .unwrap()
+        .flatten()
+        .filter_map(|e| std::fs::read_link(e.path()).ok())
+        .map(|p| p.display().to_string())
+        .collect();
+    assert!(!fds.iter().any(|f| f.starts_with(&probe_path)), "a host inherited the caller's descriptor: {fds:?}");
+    assert!(fds.len() <= 4, "PID 1 has unexpected descriptors: {fds:?}");
 
     // status
     let st = lab.status().unwrap();
@@ -134,6 +157,14 @@ fn hosts_are_private() {
     let _ = std::fs::remove_file("/root/.homelab-lab-privacy-probe");
     assert!(!seen, "the machine's /root is visible in a host");
     assert!(!lab.sh("pve-node2", "test -e /etc/corosync/qnetd/nssdb").unwrap().status.success(), "machine's qnetd CA leaks");
+    // the Pi has its own qnetd CA (gotchas 1+2), readable by qnetd's group
+    let machine_ca = std::fs::read_to_string("/etc/corosync/qnetd/nssdb/qnetd-cacert.crt");
+    if let Ok(machine_ca) = machine_ca {
+        let pi_ca = lab.sh_ok("qdevice1", "cat /etc/corosync/qnetd/nssdb/qnetd-cacert.crt").unwrap();
+        assert_ne!(pi_ca, machine_ca, "the Pi shares the machine's qnetd CA");
+        let group = lab.sh_ok("qdevice1", "stat -c %G /etc/corosync/qnetd/nssdb/cert9.db").unwrap();
+        assert_eq!(group.trim(), "coroqnetd");
+    }
 }
 
 #[test]
