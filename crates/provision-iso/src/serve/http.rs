@@ -156,6 +156,9 @@ impl Server {
                 active.fetch_sub(1, Ordering::SeqCst);
             }));
         }
+        // Stop listening before waiting: a client arriving now is refused at once (the
+        // installer retries) instead of sitting in the backlog until the last request ends.
+        drop(self.listener);
         let n = workers.iter().filter(|w| !w.is_finished()).count();
         if n > 0 {
             log::info!("stopping: waiting for {n} request(s) in flight");
