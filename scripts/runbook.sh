@@ -7,6 +7,7 @@
 #   scripts/runbook.sh --from form-cluster   # resume
 #   scripts/runbook.sh --node pve-node2      # rebuild one node (after reinstalling it)
 #   scripts/runbook.sh --check               # plan only: every phase with --check
+#   --no-build: use the binaries already built in target/debug (tests; CARGO_TARGET_DIR is honoured)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -15,11 +16,11 @@ PHASES=(provision-iso bootstrap-node bootstrap-qdevice form-cluster configure-st
 
 usage() {
   sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'
-  echo "options: --lab | -i/--inventory FILE | --from PHASE | --node NAME (repeatable) | --check | -v"
+  echo "options: --lab | -i/--inventory FILE | --from PHASE | --node NAME (repeatable) | --check | --no-build | -v"
   echo "phases:  ${PHASES[*]}"
 }
 
-lab=0; from=""; check=0; inventory="${HOMELAB_INVENTORY:-homelab.toml}"; verbose=()
+lab=0; from=""; check=0; build=1; inventory="${HOMELAB_INVENTORY:-homelab.toml}"; verbose=()
 node_args=()
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -27,6 +28,7 @@ while [ $# -gt 0 ]; do
     --from) from=${2:?--from needs a phase}; shift ;;
     --node) node_args+=(--node "${2:?--node needs a name}"); shift ;;
     --check) check=1 ;;
+    --no-build) build=0 ;;
     -i|--inventory) inventory=${2:?-i needs a file}; shift ;;
     -v|-vv) verbose+=("$1") ;;
     -h|--help) usage; exit 0 ;;
@@ -46,10 +48,13 @@ step() { printf '\n\033[1m== %s\033[0m\n' "$*" >&2; }
 if [ "$lab" = 1 ] && [ "$(id -u)" -ne 0 ]; then
   echo "runbook: --lab needs root (network namespaces); run: sudo $0 --lab" >&2; exit 1
 fi
-[ "$lab" = 1 ] && scripts/deps.sh
-step "build"
-cargo build --workspace --quiet
-BIN="$ROOT/target/debug"
+if [ "$build" = 1 ]; then
+  [ "$lab" = 1 ] && scripts/deps.sh
+  step "build"
+  cargo build --workspace --quiet
+fi
+BIN="${CARGO_TARGET_DIR:-$ROOT/target}/debug"
+[ -x "$BIN/lab" ] || { echo "runbook: $BIN/lab is missing: run cargo build --workspace (or drop --no-build)" >&2; exit 1; }
 
 if [ "$lab" = 1 ]; then
   export HOMELAB_LAB_DIR="${HOMELAB_LAB_DIR:-$ROOT/.lab}"
@@ -112,6 +117,12 @@ for phase in "${PHASES[@]}"; do
       # so we generate and validate the answer files they would have been installed from.
       out_dir="$(dirname "$inventory")/answers"
       run_phase provision-iso answer --out "$out_dir"
+      ;;
+    configure-storage)
+      # The lab has no guests; its inventory marks replication guest 900 `test_guest = true`,
+      # so the rehearsal creates that small test guest. On real hardware replicate real guests
+      # (or opt in yourself with --create-test-guest).
+      if [ "$lab" = 1 ]; then run_phase configure-storage --create-test-guest; else run_phase configure-storage; fi
       ;;
     drift-check)
       [ "$check" = 1 ] && continue # drift-check is read-only already
