@@ -169,6 +169,20 @@ fn skip_or_fail(reason: String) -> LabError {
     }
 }
 
+/// For tests that drive the lab through a script which takes the lab lock itself (the runbook,
+/// the interruption suite) and so cannot hold a [`LabGuard`]: `true` when running as root;
+/// otherwise a printed skip, or a panic under `CI=true`.
+pub fn root_or_skip(test: &str) -> bool {
+    if sys::is_root() {
+        return true;
+    }
+    if in_ci() {
+        panic!("{test}: needs root (the lab uses network namespaces); under CI=true this is a failure, not a skip");
+    }
+    eprintln!("SKIPPED {test}: needs root (the lab uses network namespaces)");
+    false
+}
+
 impl LabGuard {
     /// Bring a lab up for this test (see the module docs for skip/fail rules).
     pub fn up(opts: LabOptions) -> Result<LabGuard, LabError> {

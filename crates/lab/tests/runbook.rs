@@ -9,18 +9,6 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-fn may_run() -> bool {
-    let root = Command::new("id").arg("-u").output().map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0").unwrap_or(false);
-    if root {
-        return true;
-    }
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("runbook test needs root (the lab); under CI=true this is a failure, not a skip");
-    }
-    eprintln!("SKIPPED runbook test: needs root (the lab uses network namespaces)");
-    false
-}
-
 fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("workspace root")
 }
@@ -60,7 +48,7 @@ fn summaries(text: &str) -> Vec<&str> {
 
 #[test]
 fn runbook_builds_the_lab_cluster_and_a_second_run_changes_nothing() {
-    if !may_run() {
+    if !lab::testing::root_or_skip("runbook test") {
         return;
     }
     let dir = tempfile::Builder::new().prefix("homelab-runbook-test.").tempdir().unwrap();
