@@ -215,38 +215,14 @@ pub fn selected(loaded: &LoadedInventory, args: &common::cli::CommonArgs) -> Res
 mod tests {
     use super::*;
 
+    /// The shared lab fixture with the automation key file and the defaults these resources read.
     pub(crate) fn lab_inventory() -> LoadedInventory {
-        let src = r#"
-[cluster]
-name = "homelab"
-domain = "lab.home.arpa"
-[automation]
-user = "homelab"
-keys = ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBokt1qmUYS9QaIRcxhuGjatsS6BfQ/m6SkuCwcPliX9 lab"]
-identity_file = "id_lab"
-[defaults]
-timezone = "Australia/Brisbane"
-ntp_servers = ["10.231.10.1"]
-packages = ["attr"]
-[networks.mgmt]
-cidr = "10.231.10.0/24"
-[networks.prod]
-cidr = "10.231.1.0/24"
-[[nodes]]
-name = "pve-node1"
-role = "master"
-link0 = "10.231.10.11"
-link1 = "10.231.1.11"
-[[nodes]]
-name = "pve-node2"
-role = "member"
-link0 = "10.231.10.12"
-link1 = "10.231.1.12"
-[qdevice]
-name = "qdevice1"
-address = "10.231.10.5"
-"#;
-        common::inventory::parse_str(src, std::path::Path::new("/tmp/lab/homelab.toml")).unwrap()
+        common::inventory::testing::LabInventory::new()
+            .with("automation", r#"identity_file = "id_lab""#)
+            .with("defaults", r#"timezone = "Australia/Brisbane""#)
+            .with("defaults", r#"ntp_servers = ["10.231.10.1"]"#)
+            .with("defaults", r#"packages = ["attr"]"#)
+            .load()
     }
 
     #[test]

@@ -238,35 +238,15 @@ pub const STATE: &str = STATE_DIR;
 mod tests {
     use super::*;
 
+    /// The shared lab fixture with the automation key file and the Pi's password first contact.
     pub(crate) fn lab_inventory() -> LoadedInventory {
-        let src = r#"
-[cluster]
-name = "homelab"
-domain = "lab.home.arpa"
-[automation]
-user = "homelab"
-keys = ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBokt1qmUYS9QaIRcxhuGjatsS6BfQ/m6SkuCwcPliX9 lab"]
-identity_file = "id_lab"
-[networks.mgmt]
-cidr = "10.231.10.0/24"
-[networks.prod]
-cidr = "10.231.1.0/24"
-[[nodes]]
-name = "pve-node1"
-role = "master"
-link0 = "10.231.10.11"
-link1 = "10.231.1.11"
-[[nodes]]
-name = "pve-node2"
-role = "member"
-link0 = "10.231.10.12"
-link1 = "10.231.1.12"
-[qdevice]
-name = "qdevice1"
-address = "10.231.10.5"
-first_contact = { method = "password", password = { env = "PI_ROOT_PASSWORD" }, host_key = "accept-new" }
-"#;
-        common::inventory::parse_str(src, std::path::Path::new("/tmp/lab/homelab.toml")).unwrap()
+        common::inventory::testing::LabInventory::new()
+            .with("automation", r#"identity_file = "id_lab""#)
+            .with(
+                "qdevice",
+                r#"first_contact = { method = "password", password = { env = "PI_ROOT_PASSWORD" }, host_key = "accept-new" }"#,
+            )
+            .load()
     }
 
     #[test]

@@ -6,48 +6,24 @@
 #[path = "support/promtext.rs"]
 mod promtext;
 
+use common::inventory::testing::LabInventory;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-const INVENTORY: &str = r#"
-[cluster]
-name = "homelab"
-domain = "lab.home.arpa"
+/// The shared lab fixture on loopback addresses. Nothing listens on port 1 of them: every
+/// connection is refused at once.
+fn inventory() -> String {
+    LabInventory::on_networks("127.0.10", "127.0.1")
+        .with("automation", r#"identity_file = "id_lab""#)
+        .with("automation", r#"known_hosts = "known_hosts""#)
+        .with("automation", "ssh_port = 1")
+        .with("automation", "connect_timeout_secs = 2")
+        .with("defaults", r#"packages = ["rsync"]"#)
+        .append(STORAGE)
+        .toml()
+}
 
-[automation]
-user = "homelab"
-keys = ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBokt1qmUYS9QaIRcxhuGjatsS6BfQ/m6SkuCwcPliX9 homelab-lab"]
-identity_file = "id_lab"
-known_hosts = "known_hosts"
-# Nothing listens on port 1 of the loopback addresses: every connection is refused at once.
-ssh_port = 1
-connect_timeout_secs = 2
-
-[defaults]
-packages = ["rsync"]
-
-[networks.mgmt]
-cidr = "127.0.10.0/24"
-
-[networks.prod]
-cidr = "127.0.1.0/24"
-
-[[nodes]]
-name = "pve-node1"
-role = "master"
-link0 = "127.0.10.11"
-link1 = "127.0.1.11"
-
-[[nodes]]
-name = "pve-node2"
-role = "member"
-link0 = "127.0.10.12"
-link1 = "127.0.1.12"
-
-[qdevice]
-name = "qdevice1"
-address = "127.0.10.5"
-
+const STORAGE: &str = r#"
 [[storage.nfs]]
 id = "nas-data"
 server = "127.0.1.25"
@@ -68,7 +44,7 @@ fn bin() -> PathBuf {
 fn setup() -> (tempfile::TempDir, PathBuf) {
     let d = tempfile::tempdir().unwrap();
     let inv = d.path().join("homelab.toml");
-    std::fs::write(&inv, INVENTORY).unwrap();
+    std::fs::write(&inv, inventory()).unwrap();
     std::fs::write(d.path().join("known_hosts"), "").unwrap();
     (d, inv)
 }

@@ -12,6 +12,9 @@ pub mod needs;
 pub mod net;
 pub mod pubkey;
 pub mod spans;
+/// Shared test fixture (feature `test-fixtures`): the small lab inventory of the phases' tests.
+#[cfg(any(test, feature = "test-fixtures"))]
+pub mod testing;
 pub mod validate;
 pub mod validate_cmd;
 pub mod zfs_props;

@@ -209,32 +209,7 @@ mod tests {
     use std::collections::HashMap;
 
     fn inv() -> Inventory {
-        let src = r#"
-[cluster]
-name = "homelab"
-domain = "lab.home.arpa"
-[automation]
-user = "homelab"
-keys = ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBokt1qmUYS9QaIRcxhuGjatsS6BfQ/m6SkuCwcPliX9 lab"]
-[networks.mgmt]
-cidr = "10.231.10.0/24"
-[networks.prod]
-cidr = "10.231.1.0/24"
-[[nodes]]
-name = "pve-node1"
-role = "master"
-link0 = "10.231.10.11"
-link1 = "10.231.1.11"
-[[nodes]]
-name = "pve-node2"
-role = "member"
-link0 = "10.231.10.12"
-link1 = "10.231.1.12"
-[qdevice]
-name = "qdevice1"
-address = "10.231.10.5"
-"#;
-        common::inventory::parse_str(src, std::path::Path::new("/tmp/x/homelab.toml")).unwrap().inv
+        common::inventory::testing::LabInventory::new().load().inv
     }
 
     fn node(addr2_ring1: &str, extra: bool, qdevice: bool) -> String {
