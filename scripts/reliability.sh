@@ -6,7 +6,7 @@
 #   scripts/reliability.sh secrets             # leak harness without the lab (validate/check/apply/error paths)
 #   scripts/reliability.sh secrets --lab       # the full runbook on a fresh lab with known secrets:
 #                                              # output, /proc/*/cmdline of every lab host, host files
-#   scripts/reliability.sh interrupt PHASE [--points N] [--seed S]
+#   scripts/reliability.sh interrupt PHASE [--points N] [--seed S] [--no-build]
 #                                              # SIGKILL a phase at N seeded points on the lab, re-run,
 #                                              # converge, zero changes after (needs the lab; root)
 #   scripts/reliability.sh all [--lab]         # hostile + fuzz + secrets (+ the lab scenarios)
@@ -15,7 +15,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
-BIN="$ROOT/target/debug"
+BIN="${CARGO_TARGET_DIR:-$ROOT/target}/debug"
 
 say() { printf '\n\033[1m== %s\033[0m\n' "$*" >&2; }
 die() { echo "reliability: $*" >&2; exit 1; }
@@ -96,11 +96,11 @@ secrets_lab() {
 # ---------------------------------------------------------------------------------------------
 # interrupt PHASE: SIGKILL the phase at its k-th remote command, for N seeded k, then re-run.
 #
-# A watcher sees every remote command as it starts: a process in a lab host (another network
-# namespace, visible from here) whose parent is an sshd session (`sshd: USER@notty`). The
-# reference run from the phase's starting state counts them (M) and lists them. Kill point i
-# of N is a k drawn (seeded) from the i-th slice of 1..M, so the points spread over every step;
-# the tool is killed the moment its k-th remote command is seen running. For each point: reset
+# The phase runs with -vv, which announces every remote command before sending it. The
+# reference run from the phase's starting state counts them (M). Kill point i of N is a k drawn
+# (seeded) from the i-th slice of 1..M, so the points spread over every step; the tool is
+# killed the moment it announces its k-th remote command (so the command is cut while being
+# sent or just started, or never arrives). For each point: reset
 # the lab to the starting state, run and kill, then check that nothing is half-written
 # (visudo -c and sshd -t on every host, no temporary files left beside managed files), re-run
 # (must exit 0), run with --check (must report zero changes), check the hosts again and, after
@@ -116,35 +116,46 @@ WINDOW_MARKER=/var/lib/homelab-iac/qdevice-root-window
 
 lab() { "$BIN/lab" "$@"; }
 
-# watch TOOL_PID K LOG: log every remote command the lab hosts start while TOOL_PID lives
-# ("N<TAB>cmdline"); with K > 0, SIGKILL TOOL_PID when the K-th one is seen.
-watch_remote_commands() {
+# The tool's own debug log announces every remote command before it is sent
+# ("[DEBUG common::ssh::session] HOST: exec FIRST-LINE", -vv): counting those lines gives the
+# same numbering in every run, unlike watching processes appear in the lab hosts (short ones are
+# missed). EXEC_LINE matches them.
+EXEC_LINE='^\[DEBUG common::ssh::session\] \S+: exec '
+
+# run_killing_at K LOG CMD...: run CMD with stdout+stderr to LOG; with K > 0, SIGKILL it the
+# moment it announces its K-th remote command. Exits with CMD's status (137 when killed).
+run_killing_at() {
   perl -e '
-    use strict; my ($tool, $k, $out) = @ARGV; my $me = readlink("/proc/self/ns/net");
-    my %seen; my $n = 0; my @log; my $killed = 0;
-    sub slurp { my $f = shift; open(my $h, "<", $f) or return undef; local $/; my $c = <$h>; close $h; return $c }
-    while (kill(0, $tool) && !$killed) {
-      opendir(my $d, "/proc") or die; my @pids = grep { /^\d+$/ && !$seen{$_} } readdir $d; closedir $d;
-      for my $p (@pids) {
-        $seen{$p} = 1;
-        my $ns = readlink("/proc/$p/ns/net"); next if !defined $ns || $ns eq $me;
-        my $st = slurp("/proc/$p/stat") // next; my ($ppid) = $st =~ /\) \S+ (\d+)/ or next;
-        my $pc = slurp("/proc/$ppid/cmdline") // next;
-        next unless $pc =~ /^sshd(?:-session)?: \S+\@notty/;
-        my $c = slurp("/proc/$p/cmdline") // ""; $c =~ tr/\0/ /; $c =~ s/\s+$//;
-        $n++; push @log, "$n\t$c";
-        if ($k > 0 && $n >= $k) { kill("KILL", $tool); $killed = 1; last }
-      }
+    use strict; my ($k, $re, $log, @cmd) = @ARGV;
+    pipe(my $r, my $w) or die "pipe: $!";
+    my $pid = fork() // die "fork: $!";
+    if (!$pid) { close $r; open(STDOUT, ">&", $w); open(STDERR, ">&", $w); exec(@cmd) or die "exec $cmd[0]: $!" }
+    close $w; open(my $o, ">", $log) or die "$log: $!"; select((select($o), $| = 1)[0]);
+    my $n = 0; my $killed = 0;
+    while (my $line = <$r>) {
+      print $o $line;
+      next if $killed || $k <= 0 || $line !~ /$re/;
+      if (++$n >= $k) { kill("KILL", $pid); $killed = 1; print $o "### SIGKILL at remote command $n: $line" }
     }
-    open(my $o, ">", $out) or die; print $o "$_\n" for @log; close $o;
-  ' "$@"
+    waitpid($pid, 0); my $st = $?;
+    exit(($st & 127) ? 128 + ($st & 127) : $st >> 8);
+  ' "$1" "$EXEC_LINE" "$2" "${@:3}"
+}
+
+# The options a phase needs on the lab (as scripts/runbook.sh --lab passes them): the lab has no
+# guests, so configure-storage creates the inventory's replication test guest.
+phase_args() {
+  case "$1" in
+    configure-storage) echo --create-test-guest ;;
+  esac
 }
 
 # Run a phase to completion on the lab; log to $2; its exit code.
 phase_run() {
   local phase=$1 log=$2; shift 2
   local rc=0
-  "$BIN/$phase" -i "$INV" -v "$@" >"$log" 2>&1 || rc=$?
+  # shellcheck disable=SC2046 # phase_args prints whole words
+  "$BIN/$phase" -i "$INV" -v $(phase_args "$phase") "$@" >"$log" 2>&1 || rc=$?
   return $rc
 }
 
@@ -198,21 +209,24 @@ pi_window_closed() {
 
 interrupt() {
   need_root "interrupt"
-  local phase="" points=20 seed=1 locked=0
+  local phase="" points=20 seed=1 locked=0 build=1
   while [ $# -gt 0 ]; do
     case "$1" in
       --points) points=${2:?--points needs a number}; shift ;;
       --seed) seed=${2:?--seed needs a number}; shift ;;
       --locked) locked=1 ;;
+      --no-build) build=0 ;;
       -*) die "interrupt: unknown option $1" ;;
       *) phase=$1 ;;
     esac
     shift
   done
   case " ${PHASE_ORDER[*]} " in *" $phase "*) ;; *) die "interrupt PHASE: one of ${PHASE_ORDER[*]}" ;; esac
-  [ $locked = 1 ] || exec flock /tmp/homelab-lab.lock "$ROOT/scripts/reliability.sh" interrupt "$phase" --points "$points" --seed "$seed" --locked
+  local again=(interrupt "$phase" --points "$points" --seed "$seed" --locked); [ $build = 1 ] || again+=(--no-build)
+  [ $locked = 1 ] || exec flock /tmp/homelab-lab.lock "$ROOT/scripts/reliability.sh" "${again[@]}"
   say "interrupt $phase: $points seeded kill points (seed $seed)"
-  cargo build --workspace --bins --quiet
+  [ $build = 0 ] || cargo build --workspace --bins --quiet
+  [ -x "$BIN/$phase" ] || die "$BIN/$phase is missing: run cargo build --workspace"
   WORK=$(mktemp -d /tmp/homelab-rel-interrupt.XXXXXX)
   export HOMELAB_LAB_DIR="$WORK/lab"
   INV="$HOMELAB_LAB_DIR/homelab.toml"
@@ -220,14 +234,13 @@ interrupt() {
   fresh_lab_before "$phase"
 
   # Reference run: how many remote commands, and which.
-  "$BIN/$phase" -i "$INV" -v >"$WORK/reference.log" 2>&1 &
-  local pid=$! rc=0
-  watch_remote_commands "$pid" 0 "$WORK/reference-commands.txt"
-  wait "$pid" || rc=$?
+  local rc=0
+  # shellcheck disable=SC2046
+  run_killing_at 0 "$WORK/reference.log" "$BIN/$phase" -i "$INV" -vv $(phase_args "$phase") || rc=$?
   [ $rc -eq 0 ] || die "reference run of $phase failed (exit $rc, $WORK/reference.log)"
-  local M; M=$(wc -l <"$WORK/reference-commands.txt")
-  [ "$M" -ge 1 ] || die "the watcher saw no remote command in the reference run"
-  echo "reference run: $M remote commands ($WORK/reference-commands.txt)" >&2
+  local M; M=$(grep -cP "$EXEC_LINE" "$WORK/reference.log" || true)
+  [ "$M" -ge 1 ] || die "the reference run announced no remote command ($WORK/reference.log)"
+  echo "reference run: $M remote commands ($WORK/reference.log)" >&2
 
   RANDOM=$seed
   local i killed=0 finished=0 failures=0 results=()
@@ -235,18 +248,16 @@ interrupt() {
     local k
     k=$(awk -v M="$M" -v i="$i" -v n="$points" -v r="$RANDOM" 'BEGIN { lo = 1 + (M - 1) * i / n; hi = 1 + (M - 1) * (i + 1) / n; k = int(lo + (hi - lo) * r / 32768 + 0.5); if (k < 1) k = 1; if (k > M) k = M; print k }')
     reset_to "$phase"
-    local log="$WORK/point-$i.log" cmds="$WORK/point-$i-commands.txt" at verdict=ok problems=""
+    local log="$WORK/point-$i.log" at verdict=ok problems=""
     rc=0
-    "$BIN/$phase" -i "$INV" -v >"$log" 2>&1 &
-    pid=$!
-    watch_remote_commands "$pid" "$k" "$cmds"
-    wait "$pid" 2>/dev/null || rc=$?
+    # shellcheck disable=SC2046
+    run_killing_at "$k" "$log" "$BIN/$phase" -i "$INV" -vv $(phase_args "$phase") || rc=$?
     if [ $rc -eq 137 ]; then
       killed=$((killed + 1))
-      at="killed at remote command $k/$M: $(tail -1 "$cmds" | cut -f2 | cut -c1-90)"
+      at="killed at remote command $k/$M: $(grep '^### SIGKILL' "$log" | sed 's/.*\] //' | cut -c1-90)"
     else
       finished=$((finished + 1))
-      at="finished (exit $rc) after $(wc -l <"$cmds") remote commands, before command $k"
+      at="finished (exit $rc) after $(grep -cP "$EXEC_LINE" "$log") remote commands, before command $k"
     fi
     problems+=$(check_hosts_whole)
     phase_run "$phase" "$WORK/point-$i-rerun.log" || problems+=$'\n'"  re-run failed (log $WORK/point-$i-rerun.log)"
