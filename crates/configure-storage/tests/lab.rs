@@ -15,60 +15,14 @@
 //!     a hand-made job is kept;
 //!  8. no quorum (pve-node2 and qnetd stopped) → clear error, nothing changed.
 
-use lab::testing::{Fault, LabGuard, LabOptions};
+use lab::testing::{Fault, LabGuard, LabOptions, ToolRun};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
-use std::time::{Duration, Instant};
 
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("not JSON ({e}):\n{}\n{}", self.stdout, self.stderr))
-    }
-    fn show(&self) -> String {
-        format!("exit {}\n--- stdout\n{}\n--- stderr\n{}", self.code, self.stdout, self.stderr)
-    }
-    fn all(&self) -> String {
-        format!("{}\n{}", self.stdout, self.stderr)
-    }
-}
-
-fn bin(name: &str) -> PathBuf {
-    LabGuard::workspace_bin(name).unwrap_or_else(|e| panic!("{e:#} (cargo build --workspace first)"))
-}
-
-fn run_in(lab: &LabGuard, tool: &str, inventory: &Path, args: &[&str]) -> Run {
-    let started = Instant::now();
-    let out = lab.command(bin(tool)).arg("-i").arg(inventory).args(args).stdin(Stdio::null()).output().unwrap();
-    let r = Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    };
-    eprintln!("TIMING {tool} {}: {:.2} s (exit {})", args.join(" "), started.elapsed().as_secs_f64(), r.code);
+fn run_in(lab: &LabGuard, tool: &str, inventory: &Path, args: &[&str]) -> ToolRun {
+    let r = lab.run_tool(tool, inventory, args);
+    eprintln!("TIMING {tool} {}: {:.2} s (exit {})", args.join(" "), r.secs, r.code);
     r
-}
-
-/// Poll a condition in a lab host (never a fixed sleep); panics with the last output on timeout.
-fn wait_until(lab: &LabGuard, host: &str, script: &str, what: &str, ok: impl Fn(&str) -> bool) -> String {
-    let deadline = Instant::now() + Duration::from_secs(90);
-    let mut last = String::new();
-    while Instant::now() < deadline {
-        if let Ok(o) = lab.sh(host, script) {
-            last = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
-            if ok(&last) {
-                return last;
-            }
-        }
-        std::thread::sleep(Duration::from_millis(300));
-    }
-    panic!("{host}: timed out waiting for {what}; last output:\n{last}");
 }
 
 fn json_in(lab: &LabGuard, host: &str, script: &str) -> Value {
@@ -109,10 +63,7 @@ fn configure_storage_in_the_lab() {
     let Some(lab) = LabGuard::up_or_skip(LabOptions::default()) else { return };
 
     // --- 1. set-up: the phases before this one --------------------------------------------
-    for phase in ["bootstrap-node", "bootstrap-qdevice", "form-cluster"] {
-        let r = run_in(&lab, phase, &lab.inventory(), &[]);
-        assert_eq!(r.code, 0, "{phase}: {}", r.show());
-    }
+    lab.run_phases(&[("bootstrap-node", &[]), ("bootstrap-qdevice", &[]), ("form-cluster", &[])]);
     let inv = inventory_variant(&lab, "storage.toml", |t| t);
     let cs = |args: &[&str]| run_in(&lab, "configure-storage", &inv, args);
 
@@ -218,7 +169,7 @@ fn configure_storage_in_the_lab() {
     assert!(r.all().contains("nothing was changed"), "{}", r.show());
     assert_eq!(config_snapshot(&lab), before, "the backup schedule must stay as it was");
     lab.fault(Fault::Start("nas")).unwrap();
-    wait_until(&lab, "pve-node1", "pvesm scan nfs 10.231.1.25", "the NAS answering", |o| o.contains("/volume1/homelab-data"));
+    lab.wait_until("pve-node1", "pvesm scan nfs 10.231.1.25", "the NAS answering", |o| o.contains("/volume1/homelab-data"));
     let r = cs(&[]);
     assert_eq!(r.code, 0, "{}", r.show());
 
@@ -246,7 +197,7 @@ fn configure_storage_in_the_lab() {
     // --- 8. no quorum: clear error, nothing changed -------------------------------------------
     lab.sh_ok("qdevice1", "systemctl stop corosync-qnetd").unwrap();
     lab.fault(Fault::Stop("pve-node2")).unwrap();
-    wait_until(&lab, "pve-node1", "pvecm status", "pve-node1 inquorate", |o| o.contains("Quorate:          No"));
+    lab.wait_until("pve-node1", "pvecm status", "pve-node1 inquorate", |o| o.contains("Quorate:          No"));
     let before = config_snapshot(&lab);
     let r = run_in(&lab, "configure-storage", &dropped, &["--node", "pve-node1"]);
     assert_eq!(r.code, 1, "{}", r.show());

@@ -18,45 +18,20 @@
 #[path = "support/promtext.rs"]
 mod promtext;
 
-use lab::testing::{Fault, LabGuard, LabOptions};
+use lab::testing::{Fault, LabGuard, LabOptions, ToolRun};
 use lab::topology::Link;
 use serde_json::Value;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("not JSON ({e}):\n{}\n{}", self.stdout, self.stderr))
-    }
-    fn show(&self) -> String {
-        format!("exit {}\n--- stdout\n{}\n--- stderr\n{}", self.code, self.stdout, self.stderr)
-    }
-}
-
-fn bin(name: &str) -> PathBuf {
-    LabGuard::workspace_bin(name).unwrap_or_else(|e| panic!("{e:#} (cargo build --workspace first)"))
-}
-
-fn run_in(lab: &LabGuard, tool: &str, inventory: &Path, args: &[&str]) -> Run {
-    let started = Instant::now();
-    let out = lab.command(bin(tool)).arg("-i").arg(inventory).args(args).stdin(Stdio::null()).output().unwrap();
-    let r = Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    };
-    eprintln!("TIMING {tool} {}: {:.3} s (exit {})", args.join(" "), started.elapsed().as_secs_f64(), r.code);
+fn run_in(lab: &LabGuard, tool: &str, inventory: &Path, args: &[&str]) -> ToolRun {
+    let r = lab.run_tool(tool, inventory, args);
+    eprintln!("TIMING {tool} {}: {:.3} s (exit {})", args.join(" "), r.secs, r.code);
     r
 }
 
-fn dc(lab: &LabGuard, args: &[&str]) -> Run {
+fn dc(lab: &LabGuard, args: &[&str]) -> ToolRun {
     run_in(lab, "drift-check", &lab.inventory(), args)
 }
 
@@ -180,15 +155,12 @@ fn drift_check_in_the_lab() {
     let Some(lab) = LabGuard::up_or_skip(LabOptions::default()) else { return };
 
     // --- 1. set-up: every phase, with its own binary ---------------------------------------
-    for (phase, args) in [
-        ("bootstrap-node", &[][..]),
-        ("bootstrap-qdevice", &[][..]),
-        ("form-cluster", &[][..]),
-        ("configure-storage", &["--create-test-guest"][..]),
-    ] {
-        let r = run_in(&lab, phase, &lab.inventory(), args);
-        assert_eq!(r.code, 0, "{phase}: {}", r.show());
-    }
+    lab.run_phases(&[
+        ("bootstrap-node", &[]),
+        ("bootstrap-qdevice", &[]),
+        ("form-cluster", &[]),
+        ("configure-storage", &["--create-test-guest"]),
+    ]);
 
     // --- 2. converged: clean, ≤ 2 round trips per host, metrics parse ---------------------
     // (the first replication sync and the NFS mounts settle right after configure-storage)

@@ -15,7 +15,7 @@
 //!
 //! And, without a lab: an odd node count with the default algorithm is rejected.
 
-use lab::testing::{Fault, LabGuard, LabOptions};
+use lab::testing::{Fault, LabGuard, LabOptions, ToolRun};
 use lab::topology::Link;
 use serde_json::Value;
 use std::path::Path;
@@ -24,55 +24,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-    secs: f64,
-}
-
-impl Run {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("not JSON ({e}):\n{}\n{}", self.stdout, self.stderr))
-    }
-    fn show(&self) -> String {
-        format!("exit {}\n--- stdout\n{}\n--- stderr\n{}", self.code, self.stdout, self.stderr)
-    }
-}
-
 fn bin(name: &str) -> std::path::PathBuf {
     LabGuard::workspace_bin(name).unwrap_or_else(|e| panic!("{e:#} (cargo build --workspace first)"))
 }
 
-fn run_in(lab: &LabGuard, tool: &str, inventory: &Path, args: &[&str]) -> Run {
-    let started = Instant::now();
-    let out = lab.command(bin(tool)).arg("-i").arg(inventory).args(args).stdin(Stdio::null()).output().unwrap();
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        secs: started.elapsed().as_secs_f64(),
-    }
-}
-
-fn fc(lab: &LabGuard, args: &[&str]) -> Run {
-    run_in(lab, "form-cluster", &lab.inventory(), args)
-}
-
-/// Poll a condition in a lab host (never a fixed sleep); panics with the last output on timeout.
-fn wait_until(lab: &LabGuard, host: &str, script: &str, what: &str, ok: impl Fn(&str) -> bool) -> String {
-    let deadline = Instant::now() + Duration::from_secs(90);
-    let mut last = String::new();
-    while Instant::now() < deadline {
-        if let Ok(o) = lab.sh(host, script) {
-            last = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
-            if ok(&last) {
-                return last;
-            }
-        }
-        std::thread::sleep(Duration::from_millis(300));
-    }
-    panic!("{host}: timed out waiting for {what}; last output:\n{last}");
+fn fc(lab: &LabGuard, args: &[&str]) -> ToolRun {
+    lab.run_tool("form-cluster", &lab.inventory(), args)
 }
 
 fn field<'a>(status: &'a str, label: &str) -> Option<&'a str> {
@@ -189,10 +146,7 @@ fn form_cluster_in_the_lab() {
     let sequence = Instant::now();
 
     // --- 1. set-up: the phases before this one --------------------------------------------
-    let r = run_in(&lab, "bootstrap-node", &lab.inventory(), &[]);
-    assert_eq!(r.code, 0, "bootstrap-node: {}", r.show());
-    let r = run_in(&lab, "bootstrap-qdevice", &lab.inventory(), &[]);
-    assert_eq!(r.code, 0, "bootstrap-qdevice: {}", r.show());
+    lab.run_phases(&[("bootstrap-node", &[]), ("bootstrap-qdevice", &[])]);
 
     // --- 2. refusals before anything changes ------------------------------------------------
     lab.fault(Fault::Stop("pve-node1")).unwrap();
@@ -208,7 +162,7 @@ fn form_cluster_in_the_lab() {
     let text = std::fs::read_to_string(lab.inventory()).unwrap();
     assert!(text.contains("\"10.231.1.12\""), "lab inventory layout changed:\n{text}");
     std::fs::write(&bad_inv, text.replace("\"10.231.1.12\"", "\"10.231.1.99\"")).unwrap();
-    let r = run_in(&lab, "form-cluster", &bad_inv, &[]);
+    let r = lab.run_tool("form-cluster", &bad_inv, &[]);
     assert_eq!(r.code, 1, "{}", r.show());
     assert!(
         r.stderr.contains("pve-node2: inventory address 10.231.1.99") && r.stderr.contains("is not configured on the host"),
@@ -224,7 +178,7 @@ fn form_cluster_in_the_lab() {
     assert!(!lab.sh("pve-node1", "test -e /etc/pve/corosync.conf").unwrap().status.success(), "nothing may change");
     pi_window_closed(&lab);
     lab.sh_ok("qdevice1", "systemctl start corosync-qnetd").unwrap();
-    wait_until(&lab, "qdevice1", "corosync-qnetd-tool -s", "qnetd answering", |o| o.contains("QNetd address"));
+    lab.wait_until("qdevice1", "corosync-qnetd-tool -s", "qnetd answering", |o| o.contains("QNetd address"));
 
     // --- 3. plan, then form the cluster -------------------------------------------------------
     let r = fc(&lab, &["--check", "--json"]);
@@ -266,7 +220,7 @@ fn form_cluster_in_the_lab() {
 
     // --- 5. link0 down: still quorate, degraded → warning; --strict → failure ----------------
     lab.fault(Fault::LinkDown("pve-node2", Link::Link0)).unwrap();
-    wait_until(&lab, "pve-node1", "corosync-cfgtool -s", "link0 disconnected", |o| !links_connected(o, 0));
+    lab.wait_until("pve-node1", "corosync-cfgtool -s", "link0 disconnected", |o| !links_connected(o, 0));
     let r = fc(&lab, &["--json"]);
     assert_eq!(r.code, 0, "{}", r.show());
     let j = r.json();
@@ -276,21 +230,21 @@ fn form_cluster_in_the_lab() {
     assert_eq!(r.code, 1, "{}", r.show());
     assert!(r.stdout.contains("link0") && r.stdout.contains("disconnected"), "{}", r.show());
     lab.fault(Fault::LinkUp("pve-node2", Link::Link0)).unwrap();
-    wait_until(&lab, "pve-node1", "corosync-cfgtool -s", "link0 connected again", |o| links_connected(o, 0));
+    lab.wait_until("pve-node1", "corosync-cfgtool -s", "link0 connected again", |o| links_connected(o, 0));
 
     // --- 6. pve-node2 stopped: pve-node1 quorate with 2 of 3 votes ----------------------------
     lab.fault(Fault::Stop("pve-node2")).unwrap();
-    let st = wait_until(&lab, "pve-node1", "pvecm status", "pve-node1 alone", |o| field(o, "Nodes:") == Some("1"));
+    let st = lab.wait_until("pve-node1", "pvecm status", "pve-node1 alone", |o| field(o, "Nodes:") == Some("1"));
     assert_eq!(field(&st, "Quorate:"), Some("Yes"), "{st}");
     assert_eq!(field(&st, "Total votes:"), Some("2"), "{st}");
     assert_eq!(field(&st, "Expected votes:"), Some("3"), "{st}");
     lab.fault(Fault::Start("pve-node2")).unwrap();
-    wait_until(&lab, "pve-node1", "pvecm status", "3 votes again", |o| field(o, "Total votes:") == Some("3"));
+    lab.wait_until("pve-node1", "pvecm status", "3 votes again", |o| field(o, "Total votes:") == Some("3"));
 
     // --- 7. rebuild pve-node2 -----------------------------------------------------------------
     lab.fault(Fault::Wipe("pve-node2")).unwrap();
-    wait_until(&lab, "pve-node1", "pvecm status", "pve-node1 alone", |o| field(o, "Nodes:") == Some("1"));
-    let r = run_in(&lab, "bootstrap-node", &lab.inventory(), &["--node", "pve-node2"]);
+    lab.wait_until("pve-node1", "pvecm status", "pve-node1 alone", |o| field(o, "Nodes:") == Some("1"));
+    let r = lab.run_tool("bootstrap-node", &lab.inventory(), &["--node", "pve-node2"]);
     assert_eq!(r.code, 0, "bootstrap-node after wipe: {}", r.show());
     let r = fc(&lab, &[]);
     assert_eq!(r.code, 1, "{}", r.show());

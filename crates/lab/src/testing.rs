@@ -420,3 +420,83 @@ impl Drop for LabGuard {
         drop(self.dir.take());
     }
 }
+
+/// One run of a workspace binary against a lab ([`LabGuard::run_tool`]).
+#[derive(Debug, Clone)]
+pub struct ToolRun {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+    /// Wall time of the run, for the tests' TIMING lines (never asserted on).
+    pub secs: f64,
+}
+
+impl ToolRun {
+    /// stdout as JSON; panics with both outputs when it is not.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("not JSON ({e}):\n{}\n{}", self.stdout, self.stderr))
+    }
+    /// Exit code and both outputs, for assertion messages.
+    pub fn show(&self) -> String {
+        format!("exit {}\n--- stdout\n{}\n--- stderr\n{}", self.code, self.stdout, self.stderr)
+    }
+    /// stdout and stderr together, for "the message is somewhere" checks.
+    pub fn all(&self) -> String {
+        format!("{}\n{}", self.stdout, self.stderr)
+    }
+}
+
+/// How long [`LabGuard::wait_until`] polls before it gives up.
+const WAIT_LIMIT: std::time::Duration = std::time::Duration::from_secs(90);
+
+impl LabGuard {
+    /// Run the workspace binary `tool -i INVENTORY ARGS…` with the lab's [`env`](Self::env)
+    /// and stdin closed. Panics when the binary is not built (`cargo build --workspace`).
+    pub fn run_tool(&self, tool: &str, inventory: &Path, args: &[&str]) -> ToolRun {
+        let bin = Self::workspace_bin(tool).unwrap_or_else(|e| panic!("{e:#} (cargo build --workspace first)"));
+        let started = std::time::Instant::now();
+        let out = self
+            .command(&bin)
+            .arg("-i")
+            .arg(inventory)
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap_or_else(|e| panic!("running {}: {e}", bin.display()));
+        ToolRun {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+            secs: started.elapsed().as_secs_f64(),
+        }
+    }
+
+    /// The set-up of a later phase's test: run each `(phase binary, args)` in order against
+    /// the lab inventory, printing a TIMING line each; panics with the output of the first
+    /// that does not exit 0.
+    pub fn run_phases(&self, phases: &[(&str, &[&str])]) {
+        let inventory = self.inventory();
+        for (phase, args) in phases {
+            let r = self.run_tool(phase, &inventory, args);
+            eprintln!("TIMING {phase} {}: {:.2} s (exit {})", args.join(" "), r.secs, r.code);
+            assert_eq!(r.code, 0, "{phase}: {}", r.show());
+        }
+    }
+
+    /// Poll `script` in `host` until `ok(stdout + stderr)` holds (never a fixed sleep), at most
+    /// 90 s; returns that output, or panics naming `what` with the last output.
+    pub fn wait_until(&self, host: &str, script: &str, what: &str, ok: impl Fn(&str) -> bool) -> String {
+        let deadline = std::time::Instant::now() + WAIT_LIMIT;
+        let mut last = String::new();
+        while std::time::Instant::now() < deadline {
+            if let Ok(o) = self.sh(host, script) {
+                last = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+                if ok(&last) {
+                    return last;
+                }
+            }
+            std::thread::sleep(std::time::Duration::from_millis(300));
+        }
+        panic!("{host}: timed out waiting for {what}; last output:\n{last}");
+    }
+}
