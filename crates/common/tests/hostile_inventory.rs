@@ -16,9 +16,12 @@
 //! The cases here add to `fixtures/inventory/bad-*.toml` (one per validation rule); they are
 //! built in code because many of them are not files one can keep readably in git.
 
+#[path = "support/hostile.rs"]
+mod hostile;
+
 use common::inventory::{load, InventoryError};
+use hostile::{bounded, clip, line_of, unreadable};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 const BASE: &str = include_str!("fixtures/inventory/good-base.toml");
 /// Longest acceptable message: a located error is read by a person on a terminal.
@@ -41,12 +44,6 @@ struct Case {
 fn edit(old: &str, new: &str) -> String {
     assert!(BASE.contains(old), "test bug: {old:?} is not in good-base.toml");
     BASE.replacen(old, new, 1)
-}
-
-/// 1-based line of the first occurrence of `needle` in `text`.
-fn line_of(text: &str, needle: &str) -> usize {
-    let at = text.find(needle).unwrap_or_else(|| panic!("test bug: {needle:?} not in the case text"));
-    text[..at].matches('\n').count() + 1
 }
 
 fn err(name: &'static str, text: String, needle: &str, col: usize, fragment: &'static str) -> Case {
@@ -170,31 +167,9 @@ fn cases() -> Vec<Case> {
     v
 }
 
-/// Load `path` on a thread; a panic fails with the case's name, a hang after a generous wait.
+/// Load `path` on a [`bounded`] thread named after the case.
 fn load_bounded(name: &str, path: PathBuf) -> Result<(), Vec<InventoryError>> {
-    let (tx, rx) = std::sync::mpsc::channel();
-    let handle = std::thread::Builder::new()
-        .name(name.to_string())
-        .spawn(move || {
-            let r = load(&path).map(|_| ()).map_err(|e| e.0);
-            let _ = tx.send(r);
-        })
-        .unwrap();
-    match rx.recv_timeout(Duration::from_secs(120)) {
-        Ok(r) => {
-            handle.join().unwrap();
-            r
-        }
-        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => panic!("{name}: load panicked: {:?}", handle.join().err()),
-        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => panic!("{name}: load did not return within 120 s"),
-    }
-}
-
-/// Characters that must not reach a terminal raw inside an error message: controls (other
-/// than the newline some toml messages contain), bidi controls and invisible format chars.
-fn unreadable(c: char) -> bool {
-    (c.is_control() && c != '\n')
-        || matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{2069}' | '\u{feff}')
+    bounded(name, None, move || load(&path).map(|_| ()).map_err(|e| e.0))
 }
 
 /// Problems with one error, beyond its expected place (empty = fine).
@@ -265,15 +240,6 @@ fn hostile_inventories_give_located_readable_errors_and_never_panic() {
     println!("{} hostile inventories: {n_valid} odd but valid, {n_error} rejected with located errors", cases.len());
     assert!(cases.len() >= 40);
     assert!(failures.is_empty(), "{} problem(s):\n{}", failures.len(), failures.join("\n"));
-}
-
-fn clip(s: &str) -> String {
-    let c: String = s.chars().take(160).flat_map(char::escape_debug).collect();
-    if s.chars().count() > 160 {
-        format!("{c}…")
-    } else {
-        c
-    }
 }
 
 fn show(errs: &[InventoryError]) -> String {

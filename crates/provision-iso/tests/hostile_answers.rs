@@ -15,7 +15,10 @@
 //! These add to `fixtures/answers/invalid/` (one case per installer rule).
 
 mod common;
+#[path = "../../common/tests/support/hostile.rs"]
+mod hostile;
 
+use hostile::{bounded, clip, line_of, unreadable};
 use provision_iso::answer::{validate_str, Problem, Severity};
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -42,11 +45,6 @@ struct Case {
 fn edit(old: &str, new: &str) -> String {
     assert!(BASE.contains(old), "test bug: {old:?} is not in the golden answer");
     BASE.replacen(old, new, 1)
-}
-
-fn line_of(text: &str, needle: &str) -> usize {
-    let at = text.find(needle).unwrap_or_else(|| panic!("test bug: {needle:?} not in the case text"));
-    text[..at].matches('\n').count() + 1
 }
 
 fn err(name: &'static str, text: String, needle: &str, col: usize, fragment: &'static str) -> Case {
@@ -138,11 +136,6 @@ fn cases() -> Vec<Case> {
     v
 }
 
-fn unreadable(c: char) -> bool {
-    (c.is_control() && c != '\n')
-        || matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{2069}' | '\u{feff}')
-}
-
 fn problem_issues(p: &Problem, lines: usize) -> Vec<String> {
     let mut out = Vec::new();
     if p.line < 1 || p.line > lines || p.col < 1 {
@@ -160,32 +153,9 @@ fn problem_issues(p: &Problem, lines: usize) -> Vec<String> {
     out
 }
 
-fn clip(s: &str) -> String {
-    let c: String = s.chars().take(160).flat_map(char::escape_debug).collect();
-    if s.chars().count() > 160 {
-        format!("{c}…")
-    } else {
-        c
-    }
-}
-
-/// `validate_str` on a thread with a deadline.
+/// `validate_str` on a [`bounded`] thread named after the case.
 fn validate_bounded(name: &str, text: String) -> provision_iso::answer::Report {
-    let (tx, rx) = std::sync::mpsc::channel();
-    let h = std::thread::Builder::new()
-        .name(name.into())
-        .spawn(move || {
-            let _ = tx.send(validate_str(&text));
-        })
-        .unwrap();
-    match rx.recv_timeout(Duration::from_secs(120)) {
-        Ok(r) => {
-            h.join().unwrap();
-            r
-        }
-        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => panic!("{name}: validate_str panicked: {:?}", h.join().err()),
-        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => panic!("{name}: validate_str did not return within 120 s"),
-    }
+    bounded(name, None, move || validate_str(&text))
 }
 
 /// Run the command with a deadline; (exit code, stdout, stderr).

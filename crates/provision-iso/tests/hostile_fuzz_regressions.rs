@@ -13,44 +13,10 @@
 #[path = "../../../fuzz/src/iso_checks.rs"]
 mod checks;
 
-use std::path::{Path, PathBuf};
-use std::time::Duration;
+#[path = "../../common/tests/support/hostile.rs"]
+mod hostile;
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn replay(target: &str, check: fn(&[u8]), name: &str, input: Vec<u8>) {
-    let (tx, rx) = std::sync::mpsc::channel();
-    let handle = std::thread::Builder::new()
-        .name(format!("{target}:{name}"))
-        .stack_size(8 << 20)
-        .spawn(move || {
-            check(&input);
-            let _ = tx.send(());
-        })
-        .expect("spawn");
-    match rx.recv_timeout(Duration::from_secs(120)) {
-        Ok(()) => handle.join().expect("joined"),
-        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
-            let err = handle.join().expect_err("a check thread that did not report has panicked");
-            std::panic::resume_unwind(err)
-        }
-        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => panic!("{target}: {name}: no result within 120 s (hang)"),
-    }
-}
-
-fn files(dir: &Path, ext: Option<&str>) -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = match std::fs::read_dir(dir) {
-        Ok(rd) => rd
-            .map(|e| e.expect("dir entry").path())
-            .filter(|p| p.is_file() && ext.is_none_or(|x| p.extension().is_some_and(|e| e == x)))
-            .collect(),
-        Err(_) => Vec::new(),
-    };
-    v.sort();
-    v
-}
+use hostile::{files, replay, repo};
 
 #[test]
 fn fuzz_regressions_stay_fixed() {
