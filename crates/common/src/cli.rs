@@ -5,6 +5,9 @@
 use clap::Args;
 use std::path::PathBuf;
 
+pub mod phase;
+pub use phase::{fail, run_phase, ErrorOutput, PhaseCli};
+
 /// Exit codes shared by every binary.
 pub mod exit {
     /// Done, or already in state.

@@ -3,9 +3,7 @@
 //! `configure_storage::run`); exit 0 ok, 1 error, 2 pending changes with `--check`.
 
 use clap::Parser;
-use common::cli::{exit, CommonArgs};
-use common::engine::Mode;
-use common::inventory;
+use common::cli::{run_phase, CommonArgs, ErrorOutput};
 use configure_storage::{run, Options, Settings, PHASE};
 use std::time::Duration;
 
@@ -38,38 +36,16 @@ struct Args {
     timeout: u64,
 }
 
-fn fail(json: bool, msg: impl std::fmt::Display) -> ! {
-    let text = common::secret::redact(&format!("{msg}"));
-    if json {
-        println!("{}", serde_json::json!({ "phase": PHASE, "error": text, "changes": 0, "failed": 1 }));
-    } else {
-        eprintln!("error: {text}");
-    }
-    std::process::exit(exit::ERROR)
-}
-
 fn main() {
     let args = Args::parse();
-    common::output::init_logging(&args.common);
-    let json = args.common.json;
-    if args.common.validate {
-        // No secrets needed: the automation user logs in with its key.
-        std::process::exit(inventory::run_validate(&args.common, &[]));
-    }
-    let mut loaded = inventory::load(&args.common.inventory).unwrap_or_else(|e| fail(json, e));
-    common::access::apply_cli_overrides(&mut loaded, &args.common);
-    let mode = Mode::from_check_flag(args.common.check);
-    let settings = Settings {
-        mode,
-        opts: Options { recreate: args.recreate, create_test_guest: args.create_test_guest },
-        nodes: args.common.nodes.clone(),
-        timeout: Duration::from_secs(args.timeout.max(1)),
-    };
-    let report = run(&loaded, &settings).unwrap_or_else(|e| fail(json, format!("{e:#}")));
-    if json {
-        println!("{}", report.to_json());
-    } else if !args.common.quiet || report.failures() > 0 {
-        print!("{}", report.render_human(args.common.verbose));
-    }
-    std::process::exit(report.exit_code(mode));
+    // No secrets needed: the automation user logs in with its key.
+    run_phase(&args.common, ErrorOutput::JsonOnStdout { phase: PHASE }, &[], |cli, loaded, mode| {
+        let settings = Settings {
+            mode,
+            opts: Options { recreate: args.recreate, create_test_guest: args.create_test_guest },
+            nodes: cli.args.nodes.clone(),
+            timeout: Duration::from_secs(args.timeout.max(1)),
+        };
+        run(loaded, &settings)
+    })
 }

@@ -2,8 +2,7 @@
 //! library (see `drift_check` docs). Exit 0 clean, 2 drift or degraded health, 1 could not check.
 
 use clap::Parser;
-use common::cli::{exit, CommonArgs};
-use common::inventory::{self, run_validate};
+use common::cli::{exit, fail, CommonArgs, ErrorOutput, PhaseCli};
 use drift_check::timer::{self, Interval};
 use drift_check::{prometheus, render, run, Options, PhaseSet};
 use std::io::Write as _;
@@ -44,11 +43,6 @@ struct Args {
     /// With --install-timer: a systemd user unit (~/.config/systemd/user) instead of a system one.
     #[arg(long)]
     user_unit: bool,
-}
-
-fn fail(msg: impl std::fmt::Display) -> ! {
-    eprintln!("{}", common::secret::redact(&format!("error: {msg}")));
-    std::process::exit(exit::ERROR)
 }
 
 fn absolute(p: &Path) -> PathBuf {
@@ -105,10 +99,8 @@ fn install_timer(args: &Args) -> ! {
 
 fn main() {
     let args = Args::parse();
-    common::output::init_logging(&args.common);
-    if args.common.validate {
-        std::process::exit(run_validate(&args.common, &[]));
-    }
+    let cli = PhaseCli::start(&args.common, ErrorOutput::Stderr);
+    cli.validate_if_asked(&[]);
     if args.uninstall_timer {
         let (s, live) = scheduler(&args);
         let sc: timer::Systemctl = &run_systemctl;
@@ -120,8 +112,7 @@ fn main() {
             Err(e) => fail(format!("{e:#}")),
         }
     }
-    let mut loaded = inventory::load(&args.common.inventory).unwrap_or_else(|e| fail(e));
-    common::access::apply_cli_overrides(&mut loaded, &args.common);
+    let loaded = cli.load();
     let phases = PhaseSet::from_names(&args.phases).unwrap_or_else(|e| fail(format!("{e:#}")));
     if args.install_timer {
         install_timer(&args);

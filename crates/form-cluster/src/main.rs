@@ -4,9 +4,7 @@
 //! changes with `--check`.
 
 use clap::Parser;
-use common::cli::{exit, CommonArgs};
-use common::engine::Mode;
-use common::inventory;
+use common::cli::{run_phase, CommonArgs, ErrorOutput};
 use form_cluster::plan::Options;
 use form_cluster::progress::Progress;
 use form_cluster::{run, Settings, PHASE};
@@ -41,42 +39,20 @@ struct Args {
     timeout: u64,
 }
 
-fn fail(json: bool, msg: impl std::fmt::Display) -> ! {
-    let text = common::secret::redact(&format!("{msg}"));
-    if json {
-        println!("{}", serde_json::json!({ "phase": PHASE, "error": text, "changes": 0, "failed": 1 }));
-    } else {
-        eprintln!("error: {text}");
-    }
-    std::process::exit(exit::ERROR)
-}
-
 fn main() {
     let args = Args::parse();
-    common::output::init_logging(&args.common);
-    let json = args.common.json;
-    if args.common.validate {
-        // form-cluster needs no secret; the inventory rules include the QDevice/odd-count rule.
-        std::process::exit(inventory::run_validate(&args.common, &[]));
-    }
-    let mut loaded = inventory::load(&args.common.inventory).unwrap_or_else(|e| fail(json, e));
-    common::access::apply_cli_overrides(&mut loaded, &args.common);
-    let mode = Mode::from_check_flag(args.common.check);
-    let settings = Settings {
-        mode,
-        opts: Options {
-            nodes: args.common.nodes.clone(),
-            replace_qdevice: args.replace_qdevice,
-            strict: args.strict,
-        },
-        timeout: Duration::from_secs(args.timeout.max(1)),
-        progress: Progress::new(!json && !args.common.quiet),
-    };
-    let report = run(&loaded, &settings).unwrap_or_else(|e| fail(json, format!("{e:#}")));
-    if json {
-        println!("{}", report.to_json());
-    } else if !args.common.quiet || report.failures() > 0 {
-        print!("{}", report.render_human(args.common.verbose));
-    }
-    std::process::exit(report.exit_code(mode));
+    // form-cluster needs no secret; the inventory rules include the QDevice/odd-count rule.
+    run_phase(&args.common, ErrorOutput::JsonOnStdout { phase: PHASE }, &[], |cli, loaded, mode| {
+        let settings = Settings {
+            mode,
+            opts: Options {
+                nodes: cli.args.nodes.clone(),
+                replace_qdevice: args.replace_qdevice,
+                strict: args.strict,
+            },
+            timeout: Duration::from_secs(args.timeout.max(1)),
+            progress: Progress::new(!cli.args.json && !cli.args.quiet),
+        };
+        run(loaded, &settings)
+    })
 }
