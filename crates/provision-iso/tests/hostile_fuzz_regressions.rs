@@ -16,18 +16,11 @@ mod checks;
 #[path = "../../common/tests/support/hostile.rs"]
 mod hostile;
 
-use hostile::{files, replay, repo};
+use hostile::{files, replay, replay_regressions, repo};
 
 #[test]
 fn fuzz_regressions_stay_fixed() {
-    let mut n = 0;
-    for (target, check) in checks::TARGETS {
-        for f in files(&repo().join("fuzz/regressions").join(target), None) {
-            let name = f.file_name().unwrap().to_string_lossy().into_owned();
-            replay(target, *check, &name, std::fs::read(&f).unwrap());
-            n += 1;
-        }
-    }
+    let n = replay_regressions(checks::TARGETS);
     println!("replayed {n} fuzz regression input(s)");
 }
 

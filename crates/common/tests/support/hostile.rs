@@ -53,6 +53,20 @@ pub fn replay(target: &str, check: fn(&[u8]), name: &str, input: Vec<u8>) {
     bounded(&format!("{target}: {name}"), Some(FUZZ_STACK), move || check(&input))
 }
 
+/// Replay every input a fuzz run ever crashed on (`fuzz/regressions/TARGET/*`, kept with its
+/// fix) through its target's check; how many there were.
+pub fn replay_regressions(targets: &[(&str, fn(&[u8]))]) -> usize {
+    let mut n = 0;
+    for (target, check) in targets {
+        for f in files(&repo().join("fuzz/regressions").join(target), None) {
+            let name = f.file_name().unwrap().to_string_lossy().into_owned();
+            replay(target, *check, &name, std::fs::read(&f).unwrap());
+            n += 1;
+        }
+    }
+    n
+}
+
 /// Regular files in `dir` (ending in `.EXT` when `ext` is given), sorted; none if `dir` is missing.
 pub fn files(dir: &Path, ext: Option<&str>) -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = match std::fs::read_dir(dir) {
