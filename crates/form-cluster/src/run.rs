@@ -359,6 +359,11 @@ fn check(inv: &Inventory, obs: &Observation, plan: &Plan, settings: &Settings, r
             reports.get(name).results.push(r);
         }
     }
+    if let (Some(q), true) = (&inv.qdevice, window_left_open(obs.pi.as_ref())) {
+        pending = true;
+        let what = obs.pi.as_ref().map(|p| p.window_drift.join("; ")).unwrap_or_default();
+        reports.push(&q.name, LEFT_OPEN, Outcome::WouldChange, what);
+    }
     for a in &plan.actions {
         reports.push(a.host(), a.id(), Outcome::WouldChange, a.summary());
     }
@@ -385,6 +390,12 @@ fn apply(
     let inv = &loaded.inv;
     let p = &settings.progress;
     let mut changed_cluster = false;
+
+    // 0. A root window left open on the Pi (a run killed during `qdevice setup`): close it
+    //    first. Nothing may leave root SSH open outside that step (DESIGN.md security rule).
+    if !close_left_open_window(inv, hosts, &mut obs, settings, reports) {
+        return Ok(());
+    }
 
     // 1. Steps that must precede the trust: stale node out, its host keys gone.
     for a in plan.actions.iter().filter(|a| a.before_trust()) {
@@ -484,6 +495,37 @@ fn apply(
         report_findings(reports, &inv.master().name, &verify::verify(inv, &obs.facts, obs.pi.as_ref()), settings.opts.strict);
     }
     Ok(())
+}
+
+/// Whether the observed Pi still has (part of) a root window open.
+fn window_left_open(pi: Option<&facts::PiFacts>) -> bool {
+    pi.is_some_and(|p| p.open_window_lines > 0 || !p.window_drift.is_empty())
+}
+
+const LEFT_OPEN: &str = "close root window left open (an interrupted run)";
+
+/// Close a window found open before any step (the same close as `bootstrap-qdevice harden`).
+/// `false` when closing failed (reported on the Pi; the run stops).
+fn close_left_open_window(inv: &Inventory, hosts: &Hosts, obs: &mut Observation, settings: &Settings, reports: &mut Reports) -> bool {
+    let (Some(q), Some(pi)) = (&inv.qdevice, &hosts.pi) else { return true };
+    if !window_left_open(obs.pi.as_ref()) {
+        return true;
+    }
+    settings.progress.step(&q.name, "closing a root window left open by an interrupted run");
+    match window::close_now(pi, inv) {
+        Ok(rep) => {
+            record_window(reports.get(&q.name), LEFT_OPEN, rep);
+            if let Some(f) = obs.pi.as_mut() {
+                f.open_window_lines = 0;
+                f.window_drift.clear();
+            }
+            true
+        }
+        Err(e) => {
+            reports.push(&q.name, LEFT_OPEN, Outcome::Failed(format!("{e:#} — run `bootstrap-qdevice harden`")), "");
+            false
+        }
+    }
 }
 
 /// The window's own resource results on the Pi, prefixed (`open root window: file …`).

@@ -31,6 +31,12 @@ fn backend_close(pi: &Session, inv: &Inventory) -> anyhow::Result<HostReport> {
     bootstrap_qdevice::harden(pi, inv)
 }
 
+/// Close a window this run did not open (found open by the observation: an earlier run was
+/// killed while it was open). Idempotent; the same logic as `bootstrap-qdevice harden`.
+pub fn close_now(pi: &Session, inv: &Inventory) -> anyhow::Result<HostReport> {
+    backend_close(pi, inv)
+}
+
 /// An open window; closing it is idempotent.
 pub struct RootWindow<'a> {
     pi: &'a Session,

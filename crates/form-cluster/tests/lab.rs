@@ -257,31 +257,7 @@ fn form_cluster_in_the_lab() {
 
     let sampler = QuorumSampler::start(LabGuard::lab_bin().unwrap(), lab.env(), "pve-node1");
     // Interrupted inside the root window: the window must be closed, exit 130.
-    let hold = lab.lab_dir().join("hold-window");
-    let mut child = lab
-        .command(bin("form-cluster"))
-        .arg("-i")
-        .arg(lab.inventory())
-        .args(["--node", "pve-node2"])
-        .env("FORM_CLUSTER_TEST_HOLD_WINDOW", &hold)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(180);
-    while !hold.exists() {
-        if let Some(st) = child.try_wait().unwrap() {
-            let out = child.wait_with_output().unwrap();
-            panic!(
-                "form-cluster ended ({st}) before opening the window:\n{}\n{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        assert!(Instant::now() < deadline, "the window was never opened");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let child = start_holding_the_window(&lab, &["--node", "pve-node2"]);
     let open = lab.sh_ok("qdevice1", "cat /root/.ssh/authorized_keys").unwrap();
     assert!(open.contains("homelab-iac-temporary-root") && open.contains("from=\"10.231.10.11"), "{open}");
     // SAFETY: kill(2) on our own child's pid.
@@ -307,8 +283,60 @@ fn form_cluster_in_the_lab() {
     assert_eq!(r.code, 0, "{}", r.show());
     assert_eq!(changes(&r.json()), 0, "{}", r.show());
 
+    // --- 8. killed (SIGKILL: no handler can run) inside the root window ----------------------
+    // The window stays open; the next run must close it before anything else. (The QDevice is
+    // removed by hand first, so that the run has a `qdevice setup` to open the window for.)
+    lab.sh_ok("pve-node1", "pvecm qdevice remove").unwrap();
+    let mut child = start_holding_the_window(&lab, &[]);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let open = lab.sh_ok("qdevice1", "cat /root/.ssh/authorized_keys").unwrap();
+    assert!(open.contains("homelab-iac-temporary-root"), "the killed run should have left the window open: {open}");
+    let r = fc(&lab, &["--check"]);
+    assert_eq!(r.code, 2, "{}", r.show());
+    assert!(r.stdout.contains("close root window left open (an interrupted run)"), "{}", r.show());
+    let r = fc(&lab, &[]);
+    assert_eq!(r.code, 0, "{}", r.show());
+    assert!(r.stdout.contains("close root window left open (an interrupted run)"), "{}", r.show());
+    pi_window_closed(&lab);
+    assert_votes(&lab, "pve-node1", "3", "3");
+    let r = fc(&lab, &["--json"]);
+    assert_eq!((r.code, changes(&r.json())), (0, 0), "{}", r.show());
+
     eprintln!("TIMING whole lab sequence (after lab up): {:.0} s", sequence.elapsed().as_secs_f64());
     lab.down().unwrap();
+}
+
+/// Start form-cluster with the test hook that makes it wait once the Pi's root window is open;
+/// returns when the window is open (the child is still running, holding it).
+fn start_holding_the_window(lab: &LabGuard, args: &[&str]) -> std::process::Child {
+    let hold = lab.lab_dir().join("hold-window");
+    let _ = std::fs::remove_file(&hold);
+    let mut child = lab
+        .command(bin("form-cluster"))
+        .arg("-i")
+        .arg(lab.inventory())
+        .args(args)
+        .env("FORM_CLUSTER_TEST_HOLD_WINDOW", &hold)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(180);
+    while !hold.exists() {
+        if let Some(st) = child.try_wait().unwrap() {
+            let out = child.wait_with_output().unwrap();
+            panic!(
+                "form-cluster {args:?} ended ({st}) before opening the window:\n{}\n{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        assert!(Instant::now() < deadline, "the window was never opened");
+        std::thread::sleep(Duration::from_millis(100)); // polling a condition, with the deadline above
+    }
+    child
 }
 
 /// An odd node count with a QDevice and the default algorithm is rejected before any host is
