@@ -70,6 +70,12 @@ fn pull(stream: &mut impl Read, buf: &mut [u8], into: &mut Vec<u8>) -> Result<Pu
         }
         Err(e) if e.kind() == ErrorKind::WouldBlock => Ok(Pull::Blocked),
         Err(e) if e.kind() == ErrorKind::Interrupted => Ok(Pull::Data),
+        Err(e) if e.kind() == ErrorKind::TimedOut || e.to_string().contains("transport read") => Err(format!(
+            "the connection was lost while the command ran ({e}; a host that stops answering is given up \
+             after {} s: down, rebooted or its link cut?); the command may or may not have finished on \
+             the host, a re-run converges",
+            super::session::DEAD_PEER_TIMEOUT_MS / 1000
+        )),
         Err(e) => Err(format!("reading output: {e}")),
     }
 }

@@ -39,6 +39,29 @@ impl std::fmt::Debug for Session {
     }
 }
 
+/// How long sent data may stay unacknowledged before the kernel drops the connection.
+pub(crate) const DEAD_PEER_TIMEOUT_MS: libc::c_uint = 60_000;
+
+/// Keepalives alone do not notice a dead peer: an unacknowledged keepalive is retransmitted
+/// for the kernel's full retry budget (about 15 minutes with tcp_retries2 = 15), so a run whose
+/// host lost its link mid-command hung that long. TCP_USER_TIMEOUT makes the connection fail
+/// once data (a keepalive, every 15 s) stays unacknowledged for a minute; the command then
+/// fails with the host named. Best effort: not every platform has the option.
+fn set_dead_peer_timeout(socket: &std::net::TcpStream) {
+    use std::os::fd::AsRawFd;
+    let v = DEAD_PEER_TIMEOUT_MS;
+    // SAFETY: setsockopt on a valid socket with a pointer to a c_uint and its size.
+    let _ = unsafe {
+        libc::setsockopt(
+            socket.as_raw_fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_USER_TIMEOUT,
+            (&v as *const libc::c_uint).cast(),
+            std::mem::size_of::<libc::c_uint>() as libc::socklen_t,
+        )
+    };
+}
+
 impl Session {
     /// Connect, verify the host key against the pins, authenticate.
     pub fn connect(target: &SshTarget) -> Result<Session, SshError> {
@@ -50,6 +73,7 @@ impl Session {
         let _ = socket.set_read_timeout(Some(target.connect_timeout));
         let _ = socket.set_write_timeout(Some(target.connect_timeout));
         let _ = socket.set_nodelay(true);
+        set_dead_peer_timeout(&socket);
 
         let mut sess = ssh2::Session::new().map_err(|e| SshError::protocol(host, "creating an SSH session", e))?;
         let dup = socket.try_clone().map_err(|e| SshError::protocol(host, "duplicating the socket", e))?;
