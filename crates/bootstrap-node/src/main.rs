@@ -21,8 +21,8 @@ fn main() {
     let args = Args::parse();
     run_phase(&args.common, ErrorOutput::Stderr, &[SecretNeed::NodeFirstContact], |cli, loaded, mode| {
         let nodes = selected(loaded, cli.args)?;
-        // Secrets before any connection: a missing variable must not leave half-bootstrapped nodes.
-        common::access::check_secrets(loaded, &nodes)?;
+        // First-contact secrets are read per node, only when its automation login is refused
+        // (common::access::first_contact): a bootstrapped node does not need them.
         let keys = automation_keys(loaded)?;
         let opts = Options { upgrade: args.upgrade, ..Options::default() };
         let report = run(loaded, &nodes, &keys, &opts, mode);

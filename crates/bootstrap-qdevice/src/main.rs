@@ -39,8 +39,8 @@ fn main() {
             }
             run_harden(loaded, &host)
         } else {
-            // Secrets before any connection.
-            common::access::check_secrets(loaded, std::slice::from_ref(&host))?;
+            // The Pi's root password is read only if the automation login is refused
+            // (common::access::first_contact): a bootstrapped Pi does not need it.
             run(loaded, &host, &bootstrap_node_keys(loaded)?, mode)
         };
         Ok(RunReport::new(if harden { format!("{TOOL} harden") } else { TOOL.to_string() }, vec![report]))

@@ -58,11 +58,14 @@ fn fresh_pi_bootstrap_harden_and_faults() {
     let Some(lab) = LabGuard::up_or_skip(LabOptions::default().no_nas()) else { return };
     assert!(!pinned(&lab), "the lab must not pin the Pi (first contact is accept-new)");
 
-    // --- missing password variable: error before any connection (nothing pinned) ------------
-    let r = qdevice(&lab, &[("PI_ROOT_PASSWORD", "")], &[]);
+    // --- missing password variable on a fresh Pi: the automation user is refused, so the
+    //     first contact needs it: a located error, nothing changed ---------------------------
+    let r = qdevice(&lab, &[("PI_ROOT_PASSWORD", "")], &["--json"]);
     assert_eq!(r.code, 1, "{} {}", r.stdout, r.stderr);
-    assert!(r.stderr.contains("PI_ROOT_PASSWORD") && r.stderr.contains("homelab.toml:"), "{}", r.stderr);
-    assert!(!pinned(&lab), "no connection may be made before the secret check");
+    let all = format!("{}{}", r.stdout, r.stderr);
+    assert!(all.contains("PI_ROOT_PASSWORD") && all.contains("homelab.toml:"), "{all}");
+    assert!(all.contains("needs its first contact") && all.contains("nothing was changed"), "{all}");
+    assert!(!lab.sh("qdevice1", "id homelab").unwrap().status.success(), "nothing may change without the secret");
 
     // --- wrong password: clear authentication error, nothing changed on the Pi ---------------
     let r = qdevice(&lab, &[("PI_ROOT_PASSWORD", "definitely-wrong-pw")], &["--json"]);
@@ -101,7 +104,10 @@ fn fresh_pi_bootstrap_harden_and_faults() {
     assert_eq!(j["changes"], 0, "{j}");
     assert_eq!(j["hosts"][0]["round_trips"], 1, "{j}");
     assert_eq!(qdevice(&lab, &[], &["--check"]).code, 0);
-    // missing password is still an error (the phase needs it on every run, checked up front)
+    // a bootstrapped Pi no longer needs its root password (root password login is off)
+    let r = qdevice(&lab, &[("PI_ROOT_PASSWORD", "")], &["--json"]);
+    assert_eq!(r.code, 0, "{} {}", r.stdout, r.stderr);
+    assert_eq!(r.json.unwrap()["changes"], 0);
 
     // --- a temporary root window (as form-cluster opens it), then `harden` ------------------
     let dir = tempfile::tempdir().unwrap();

@@ -21,10 +21,7 @@
 //! key is refused in every case (see [`crate::ssh::hostkey`]).
 
 use crate::cli::CommonArgs;
-use crate::inventory::{
-    check_secrets_for, FirstContact, FirstContactMethod, HostKeyPolicy, InventoryError, InventoryErrors, LoadedInventory,
-    SecretNeed,
-};
+use crate::inventory::{FirstContact, FirstContactMethod, HostKeyPolicy, InventoryError, LoadedInventory};
 use crate::secret::Secret;
 use crate::ssh::{Auth, Session, SshError, SshTarget};
 use anyhow::{anyhow, bail, Result};
@@ -164,19 +161,6 @@ fn first_contact_secret(loaded: &LoadedInventory, host: &HostSpec) -> Result<Opt
     }
 }
 
-/// Check every first-contact secret of `hosts` now, before any connection: all problems at
-/// once, each located in the inventory (the inventory's own [`check_secrets_for`]).
-pub fn check_secrets(loaded: &LoadedInventory, hosts: &[HostSpec]) -> Result<(), InventoryErrors> {
-    let names: Vec<&str> = hosts.iter().map(|h| h.name.as_str()).collect();
-    let needs = [SecretNeed::NodeFirstContact, SecretNeed::QDeviceFirstContact];
-    let errors = check_secrets_for(loaded, &needs, &|h| names.contains(&h));
-    if errors.is_empty() {
-        Ok(())
-    } else {
-        Err(InventoryErrors(errors))
-    }
-}
-
 /// The first-contact login of `host` (user, key or password, the inventory's host-key policy).
 pub fn first_contact_target(loaded: &LoadedInventory, host: &HostSpec) -> Result<SshTarget> {
     let fc = &host.first_contact;
@@ -193,10 +177,12 @@ pub fn first_contact_target(loaded: &LoadedInventory, host: &HostSpec) -> Result
 
 /// Reach a host that may not be bootstrapped yet: automation user first, first-contact user
 /// when (and only when) the automation login is refused.
+///
+/// The first-contact secret (the Pi's root password) is read only when the automation login is
+/// refused: once a host is bootstrapped its root password login is off anyway, and re-runs,
+/// cron jobs and CI need not hold it. A missing secret on a host that still needs it is an
+/// error located in the inventory, before anything was changed.
 pub fn first_contact(loaded: &LoadedInventory, host: &HostSpec) -> Result<Contact> {
-    // Secrets first: a missing variable must fail before anything is sent anywhere.
-    let fc_target = first_contact_target(loaded, host)?;
-
     let mut auto = SshTarget::automation(loaded, &host.name, &host.address);
     // A fresh Pi is reached with accept-new: the automation attempt is the first connection
     // ever, so it must be allowed to pin (the password login that follows then finds the pin).
@@ -210,6 +196,14 @@ pub fn first_contact(loaded: &LoadedInventory, host: &HostSpec) -> Result<Contac
         Err(SshError::AuthFailed { tried, .. }) => tried,
         Err(e) => return Err(anyhow!(e)),
     };
+    let fc_target = first_contact_target(loaded, host).map_err(|e| {
+        anyhow!(
+            "{e:#}\n{}: the automation user {} was refused ({auto_refusal}), so this host needs its first \
+             contact, and that needs the secret above; nothing was changed",
+            host.name,
+            auto.user
+        )
+    })?;
     log::info!("{}: automation user {} not accepted yet ({auto_refusal}); first contact as {}", host.name, auto.user, fc_target.user);
 
     match Session::connect(&fc_target) {
@@ -352,27 +346,24 @@ mod tests {
     }
 
     #[test]
-    fn missing_password_variable_is_a_located_error_before_connecting() {
+    fn missing_password_variable_is_a_located_error() {
+        // first_contact reads the secret only after the automation login was refused; the
+        // error it then reports is first_contact_target's.
         let l = inv();
         let q = host(&l, "qdevice1").unwrap();
-        let errs = check_secrets(&l, &[q.clone()]).unwrap_err();
-        let msg = errs.to_string();
+        let msg = first_contact_target(&l, &q).unwrap_err().to_string();
         assert!(msg.starts_with("/tmp/lab/homelab.toml:"), "{msg}");
         assert!(msg.contains("HIAC_TEST_ACCESS_UNSET_PW") && msg.contains("qdevice1"), "{msg}");
-        // first_contact refuses the same way, without touching the network (10.231.10.5 is
-        // not up in unit tests: an attempted connection would be a timeout, not this error).
-        let e = first_contact(&l, &q).err().unwrap().to_string();
-        assert!(e.contains("HIAC_TEST_ACCESS_UNSET_PW"), "{e}");
         // key-based nodes need no secret
-        assert!(check_secrets(&l, &[host(&l, "pve-node1").unwrap()]).is_ok());
+        assert!(first_contact_target(&l, &host(&l, "pve-node1").unwrap()).is_ok());
     }
 
     #[test]
     fn password_method_without_a_reference_is_an_error() {
         let mut l = inv();
         l.inv.nodes[0].first_contact.method = FirstContactMethod::Password;
-        let e = check_secrets(&l, &[host(&l, "pve-node1").unwrap()]).unwrap_err().to_string();
-        assert!(e.contains("no password source is named"), "{e}");
+        let e = first_contact_target(&l, &host(&l, "pve-node1").unwrap()).unwrap_err().to_string();
+        assert!(e.contains("first contact by password needs"), "{e}");
     }
 
     #[test]
