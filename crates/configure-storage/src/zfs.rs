@@ -6,6 +6,7 @@ use crate::diff::{FieldChange, Memo};
 use crate::probes;
 use anyhow::{bail, Result};
 use common::engine::{Observed, Resource, Status};
+use common::inventory::zfs_props::size_bytes;
 use common::ssh::{quote, Session};
 use std::collections::BTreeMap;
 
@@ -17,23 +18,6 @@ pub struct ZfsProperties {
     pub dataset: String,
     pub properties: BTreeMap<String, String>,
     differing: Memo<Assignments>,
-}
-
-/// `512`, `128K`, `1M`, `1.5G` → bytes (binary units, as zfs reads them).
-fn size_bytes(v: &str) -> Option<u64> {
-    let split = v.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(v.len());
-    let (num, unit) = v.split_at(split);
-    let n: f64 = num.parse().ok()?;
-    let shift = match unit.to_ascii_uppercase().trim_end_matches('B') {
-        "" => 0,
-        "K" => 10,
-        "M" => 20,
-        "G" => 30,
-        "T" => 40,
-        "P" => 50,
-        _ => return None,
-    };
-    Some((n * (1u64 << shift) as f64).round() as u64)
 }
 
 /// Is the observed value (`zfs get -p`, so sizes are raw bytes) the wanted one?
@@ -154,5 +138,8 @@ mod tests {
         assert!(same_value("LZ4", "lz4"));
         assert!(!same_value("lz4", "zstd"));
         assert!(!same_value("64K", "131072"));
+        // a fraction is multiplied out and truncated, as zfs(8) does: 1.3 GiB = 1395864371.2
+        assert!(same_value("1.3G", "1395864371"));
+        assert!(same_value("1E", "1152921504606846976"));
     }
 }

@@ -150,8 +150,10 @@ fn is_dedup(v: &str) -> bool {
     }
 }
 
-/// `512`, `128K`, `1M`, `100G`, `1.5T` → bytes (binary units, as zfs(8) reads them).
-fn size_bytes(v: &str) -> Option<u64> {
+/// `512`, `128K`, `1M`, `100G`, `1.5T` → bytes (binary units, as zfs(8) reads them: libzfs's
+/// `zfs_nicestrtonum` multiplies a fraction out and truncates). configure-storage compares the
+/// inventory's values with `zfs get -p` bytes through this same function.
+pub fn size_bytes(v: &str) -> Option<u64> {
     let split = v.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(v.len());
     let (num, unit) = v.split_at(split);
     let n: f64 = num.parse().ok()?;
