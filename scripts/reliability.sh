@@ -9,6 +9,10 @@
 #   scripts/reliability.sh interrupt PHASE [--points N] [--seed S] [--no-build]
 #                                              # SIGKILL a phase at N seeded points on the lab, re-run,
 #                                              # converge, zero changes after (needs the lab; root)
+#   scripts/reliability.sh fault SCENARIO [--no-build]
+#                                              # a lab fault injected during a phase run, healed, re-run
+#                                              # (join-link0-down, join-node-stopped, qnetd-stopped,
+#                                              # master-stopped, nfs-unreachable)
 #   scripts/reliability.sh all [--lab]         # hostile + fuzz + secrets (+ the lab scenarios)
 #
 # Lab subcommands hold /tmp/homelab-lab.lock for their whole run and take their lab down.
@@ -124,22 +128,30 @@ EXEC_LINE='^\[DEBUG common::ssh::session\] \S+: exec '
 
 # run_killing_at K LOG CMD...: run CMD with stdout+stderr to LOG; with K > 0, SIGKILL it the
 # moment it announces its K-th remote command. Exits with CMD's status (137 when killed).
-run_killing_at() {
+run_killing_at() { run_acting_at "$1" "$EXEC_LINE" "" "${@:2}"; }
+
+# run_acting_at K REGEX ACTION LOG CMD...: like run_killing_at, but counts only announced remote
+# commands that also match REGEX, and on the K-th runs the shell command ACTION (the fault)
+# instead of killing CMD ("" = kill). The tool keeps running; its status is returned.
+run_acting_at() {
   perl -e '
-    use strict; my ($k, $re, $log, @cmd) = @ARGV;
+    use strict; my ($k, $re, $also, $action, $log, @cmd) = @ARGV;
     pipe(my $r, my $w) or die "pipe: $!";
     my $pid = fork() // die "fork: $!";
     if (!$pid) { close $r; open(STDOUT, ">&", $w); open(STDERR, ">&", $w); exec(@cmd) or die "exec $cmd[0]: $!" }
     close $w; open(my $o, ">", $log) or die "$log: $!"; select((select($o), $| = 1)[0]);
-    my $n = 0; my $killed = 0;
+    my $n = 0; my $done = 0;
     while (my $line = <$r>) {
       print $o $line;
-      next if $killed || $k <= 0 || $line !~ /$re/;
-      if (++$n >= $k) { kill("KILL", $pid); $killed = 1; print $o "### SIGKILL at remote command $n: $line" }
+      next if $done || $k <= 0 || $line !~ /$re/ || $line !~ /$also/;
+      next if ++$n < $k;
+      $done = 1;
+      if ($action eq "") { kill("KILL", $pid); print $o "### SIGKILL at remote command $n: $line" }
+      else { print $o "### FAULT ($action) at: $line"; system("sh", "-c", $action) == 0 or print $o "### the fault command failed\n" }
     }
     waitpid($pid, 0); my $st = $?;
     exit(($st & 127) ? 128 + ($st & 127) : $st >> 8);
-  ' "$1" "$EXEC_LINE" "$2" "${@:3}"
+  ' "$1" "$EXEC_LINE" "${2:-.}" "$3" "$4" "${@:5}"
 }
 
 # The options a phase needs on the lab (as scripts/runbook.sh --lab passes them): the lab has no
@@ -254,7 +266,7 @@ interrupt() {
     run_killing_at "$k" "$log" "$BIN/$phase" -i "$INV" -vv $(phase_args "$phase") || rc=$?
     if [ $rc -eq 137 ]; then
       killed=$((killed + 1))
-      at="killed at remote command $k/$M: $(grep '^### SIGKILL' "$log" | sed 's/.*\] //' | cut -c1-90)"
+      at="killed at remote command $k/$M: $(grep '^### SIGKILL' "$log" | sed 's/^[^]]*\] //' | cut -c1-90)"
     else
       finished=$((finished + 1))
       at="finished (exit $rc) after $(grep -cP "$EXEC_LINE" "$log") remote commands, before command $k"
@@ -279,6 +291,98 @@ interrupt() {
   [ $failures -eq 0 ]
 }
 
+# ---------------------------------------------------------------------------------------------
+# fault SCENARIO: an infrastructure fault injected *during* a phase run (issue 11 §2), the
+# moment the tool announces the step named below; then the fault is healed and the phase must
+# converge: re-run exits 0, a --check run after it reports zero changes, hosts whole.
+# The faulted run itself may succeed (the step rode it out) or fail; a failure must exit 1 and
+# name the host in its error. Scenarios (phase: step that triggers → fault → heal):
+#   join-link0-down   form-cluster: `pvecm add` → pve-node2's link0 down → link0 up
+#   join-node-stopped form-cluster: `pvecm add` → pve-node2 stopped → started
+#   qnetd-stopped     form-cluster: `pvecm qdevice setup` → qnetd stopped on the Pi → started
+#   master-stopped    configure-storage: first `pvesm add` → pve-node1 stopped → started
+#   nfs-unreachable   configure-storage: first `pvesm add` → the NAS stopped → started
+# ---------------------------------------------------------------------------------------------
+FAULT_SCENARIOS=(join-link0-down join-node-stopped qnetd-stopped master-stopped nfs-unreachable)
+
+# wait_for WHAT SECONDS CMD...: poll CMD until it succeeds, with a deadline and progress.
+wait_for() {
+  local what=$1 secs=$2; shift 2
+  local deadline=$((SECONDS + secs))
+  until "$@" >/dev/null 2>&1; do
+    [ $SECONDS -lt $deadline ] || { echo "  gave up waiting for $what after ${secs}s" >&2; return 1; }
+    sleep 0.5 # polling interval of a bounded wait, not a fixed delay
+  done
+}
+
+quorate() { lab exec pve-node1 -- pvecm status 2>/dev/null | grep 'Quorate:[[:space:]]*Yes' >/dev/null; }
+three_votes() { lab exec pve-node1 -- pvecm status 2>/dev/null | grep 'Total votes:[[:space:]]*3$' >/dev/null; }
+nas_answers() { quorate && lab exec pve-node1 -- pvesm scan nfs 10.231.1.25 2>/dev/null | grep /volume1 >/dev/null; }
+
+fault() {
+  need_root "fault"
+  local scenario="" locked=0 build=1
+  while [ $# -gt 0 ]; do
+    case "$1" in
+      --locked) locked=1 ;;
+      --no-build) build=0 ;;
+      -*) die "fault: unknown option $1" ;;
+      *) scenario=$1 ;;
+    esac
+    shift
+  done
+  # trigger: a regex on the announced remote command; settle: what "healed" means before the
+  # re-run (an admin waits for the cluster to recover from the fault, then re-runs).
+  local phase trigger act heal settle=quorate
+  local storage_step="pve-node1: exec sudo -n -- sh -c 'set -e" # the first storage (pvesm add) script
+  case "$scenario" in
+    join-link0-down) phase=form-cluster trigger='pvecm add' act="$BIN/lab fault link-down pve-node2 link0" heal="$BIN/lab fault link-up pve-node2 link0" ;;
+    join-node-stopped) phase=form-cluster trigger='pvecm add' act="$BIN/lab fault stop pve-node2" heal="$BIN/lab fault start pve-node2" ;;
+    qnetd-stopped) phase=form-cluster trigger='pvecm qdevice setup' act="$BIN/lab exec $PI -- systemctl stop corosync-qnetd" heal="$BIN/lab exec $PI -- systemctl start corosync-qnetd" settle=three_votes ;;
+    master-stopped) phase=configure-storage trigger=$storage_step act="$BIN/lab fault stop pve-node1" heal="$BIN/lab fault start pve-node1" settle=three_votes ;;
+    nfs-unreachable) phase=configure-storage trigger=$storage_step act="$BIN/lab fault stop nas" heal="$BIN/lab fault start nas" settle=nas_answers ;;
+    *) die "fault SCENARIO: one of ${FAULT_SCENARIOS[*]}" ;;
+  esac
+  local again=(fault "$scenario" --locked); [ $build = 1 ] || again+=(--no-build)
+  [ $locked = 1 ] || exec flock /tmp/homelab-lab.lock "$ROOT/scripts/reliability.sh" "${again[@]}"
+  say "fault $scenario: $phase, at \`$trigger\`: $act"
+  [ $build = 0 ] || cargo build --workspace --bins --quiet
+  [ -x "$BIN/$phase" ] || die "$BIN/$phase is missing: run cargo build --workspace"
+  WORK=$(mktemp -d /tmp/homelab-rel-fault.XXXXXX)
+  export HOMELAB_LAB_DIR="$WORK/lab"
+  INV="$HOMELAB_LAB_DIR/homelab.toml"
+  trap '"$BIN/lab" down >/dev/null 2>&1 || true' EXIT
+  fresh_lab_before "$phase"
+
+  local rc=0 problems="" outcome
+  # shellcheck disable=SC2046
+  # (bounded: a tool that hangs on the fault is a finding, not a stuck suite)
+  run_acting_at 1 "$trigger" "$act" "$WORK/faulted.log" timeout 600 "$BIN/$phase" -i "$INV" -vv $(phase_args "$phase") || rc=$?
+  grep -q '^### FAULT' "$WORK/faulted.log" || problems+=$'\n'"  the trigger \`$trigger\` was never announced: no fault injected"
+  case $rc in
+    0) outcome="the faulted run succeeded (rode the fault out)" ;;
+    1) outcome="the faulted run failed cleanly (exit 1): $(grep -E 'FAILED|error' "$WORK/faulted.log" | grep -v '^\[' | head -1 | cut -c1-150)"
+       # (no `| grep -q`: under pipefail its early exit makes the first grep fail with SIGPIPE)
+       grep -v '^\[' "$WORK/faulted.log" | grep -E 'pve-node[0-9]|qdevice1|nas' >/dev/null \
+         || problems+=$'\n'"  the failure does not name a host" ;;
+    124) outcome="the faulted run hung (killed after 600 s)"; problems+=$'\n'"  the tool hung on the fault" ;;
+    *) outcome="the faulted run ended with exit $rc"; problems+=$'\n'"  exit $rc is neither success nor a clean failure (1)" ;;
+  esac
+  echo "  $outcome" >&2
+  sh -c "$heal" >"$WORK/heal.log" 2>&1 || problems+=$'\n'"  healing failed ($WORK/heal.log)"
+  wait_for "$settle after healing" 120 "$settle" || problems+=$'\n'"  not settled ($settle) 120 s after healing"
+  problems+=$(check_hosts_whole)
+  phase_run "$phase" "$WORK/rerun.log" || problems+=$'\n'"  re-run after healing failed (log $WORK/rerun.log)"
+  local crc=0
+  phase_run "$phase" "$WORK/check.log" --check || crc=$?
+  [ $crc -eq 0 ] || problems+=$'\n'"  the run after the re-run reports changes or fails (exit $crc, log $WORK/check.log)"
+  problems+=$(check_hosts_whole)
+  if [ "$phase" = form-cluster ] && ! pi_window_closed; then problems+=$'\n'"  the Pi's root window is open after the re-run"; fi
+  local verdict=held; [ -z "${problems//[$'\n ']/}" ] || verdict=FAILED
+  echo "fault $scenario: $verdict — $outcome; healed, re-run converged$([ $verdict = held ] || echo ' NOT'); logs in $WORK$problems" | tee "$WORK/summary.txt" >&2
+  [ $verdict = held ]
+}
+
 cmd=${1:-}; shift || true
 case "$cmd" in
   hostile) hostile ;;
@@ -286,12 +390,14 @@ case "$cmd" in
   secrets)
     if [ "${1:-}" = "--lab" ]; then shift; secrets_lab "$@"; else secrets_local; fi ;;
   interrupt) interrupt "$@" ;;
+  fault) fault "$@" ;;
   all)
     hostile; scripts/fuzz.sh; secrets_local
     if [ "${1:-}" = "--lab" ]; then
       "$0" secrets --lab
       for p in bootstrap-node bootstrap-qdevice form-cluster configure-storage; do "$0" interrupt "$p" --points 20; done
+      for f in "${FAULT_SCENARIOS[@]}"; do "$0" fault "$f"; done
     fi ;;
-  -h|--help|"") sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//' ;;
-  *) die "unknown subcommand '$cmd' (hostile, fuzz, secrets, interrupt, all)" ;;
+  -h|--help|"") sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//' ;;
+  *) die "unknown subcommand '$cmd' (hostile, fuzz, secrets, interrupt, fault, all)" ;;
 esac

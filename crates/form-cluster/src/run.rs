@@ -860,6 +860,14 @@ fn qdevice_setup(
             ))),
             None => Ok(Poll::Pending(f.status_error.unwrap_or_default())),
         }
+    })
+    .with_context(|| {
+        format!(
+            "{on}: the QDevice was set up but did not bring its vote: is corosync-qnetd running on {} \
+             and TCP 5403 reachable from the nodes? (`corosync-qdevice-tool -s` on {on} says why; \
+             a re-run verifies again)",
+            q.name
+        )
     })?;
     Ok(format!("{} ({}), root window closed", votes_text(&f), pvecm::expected_algorithm(inv.nodes.len())))
 }
