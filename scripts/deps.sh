@@ -14,6 +14,7 @@ PACKAGES=(
   openssl                         # lab certificates (pve-ssl.pem)
   libssl-dev pkg-config           # building ssh2 (libssh2-sys) and native-tls
   ca-certificates
+  time python3 python3-venv       # bench/run.sh: GNU time (peak RSS), a venv for ansible-core
 )
 
 missing=()

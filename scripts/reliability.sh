@@ -73,7 +73,7 @@ secrets_lab() {
   local sampler_pid=$!
   local rc=0
   for run in 1 2; do
-    RUST_LOG=trace scripts/runbook.sh --lab $([ $run = 2 ] && echo --from bootstrap-node) -vv >"$work/runbook-$run.log" 2>&1 || rc=$?
+    RUST_LOG=trace HOMELAB_LAB_LOCK_HELD=1 scripts/runbook.sh --lab $([ $run = 2 ] && echo --from bootstrap-node) -vv >"$work/runbook-$run.log" 2>&1 || rc=$?
     [ $rc -eq 0 ] || { echo "runbook run $run failed (exit $rc), log: $work/runbook-$run.log" >&2; break; }
   done
   touch "$stop"; wait "$sampler_pid" || true
@@ -215,6 +215,25 @@ check_hosts_whole() {
   done
 }
 
+# begin_lab_scenario KIND PHASE BUILD LOCKED MESSAGE WORDS...: the start `interrupt` and `fault`
+# share. Re-exec as `reliability.sh WORDS... --locked` under the lab lock (unless LOCKED), then
+# build (unless BUILD=0), make $WORK, and bring a lab to PHASE's starting state.
+begin_lab_scenario() {
+  local kind=$1 phase=$2 build=$3 locked=$4 message=$5; shift 5
+  if [ "$locked" != 1 ]; then
+    local again=("$@" --locked); [ "$build" = 1 ] || again+=(--no-build)
+    exec flock /tmp/homelab-lab.lock "$ROOT/scripts/reliability.sh" "${again[@]}"
+  fi
+  say "$message"
+  [ "$build" = 0 ] || cargo build --workspace --bins --quiet
+  [ -x "$BIN/$phase" ] || die "$BIN/$phase is missing: run cargo build --workspace"
+  WORK=$(mktemp -d "/tmp/homelab-rel-$kind.XXXXXX")
+  export HOMELAB_LAB_DIR="$WORK/lab"
+  INV="$HOMELAB_LAB_DIR/homelab.toml"
+  trap '"$BIN/lab" down >/dev/null 2>&1 || true' EXIT
+  fresh_lab_before "$phase"
+}
+
 pi_window_closed() {
   lab exec "$PI" -- sh -c "PATH=/usr/sbin:/usr/bin:/sbin:/bin; test ! -e $WINDOW_MARKER && sshd -T 2>/dev/null | grep -qix 'permitrootlogin no'"
 }
@@ -234,16 +253,8 @@ interrupt() {
     shift
   done
   case " ${PHASE_ORDER[*]} " in *" $phase "*) ;; *) die "interrupt PHASE: one of ${PHASE_ORDER[*]}" ;; esac
-  local again=(interrupt "$phase" --points "$points" --seed "$seed" --locked); [ $build = 1 ] || again+=(--no-build)
-  [ $locked = 1 ] || exec flock /tmp/homelab-lab.lock "$ROOT/scripts/reliability.sh" "${again[@]}"
-  say "interrupt $phase: $points seeded kill points (seed $seed)"
-  [ $build = 0 ] || cargo build --workspace --bins --quiet
-  [ -x "$BIN/$phase" ] || die "$BIN/$phase is missing: run cargo build --workspace"
-  WORK=$(mktemp -d /tmp/homelab-rel-interrupt.XXXXXX)
-  export HOMELAB_LAB_DIR="$WORK/lab"
-  INV="$HOMELAB_LAB_DIR/homelab.toml"
-  trap '"$BIN/lab" down >/dev/null 2>&1 || true' EXIT
-  fresh_lab_before "$phase"
+  begin_lab_scenario interrupt "$phase" "$build" "$locked" "interrupt $phase: $points seeded kill points (seed $seed)" \
+    interrupt "$phase" --points "$points" --seed "$seed"
 
   # Reference run: how many remote commands, and which.
   local rc=0
@@ -343,16 +354,7 @@ fault() {
     nfs-unreachable) phase=configure-storage trigger=$storage_step act="$BIN/lab fault stop nas" heal="$BIN/lab fault start nas" settle=nas_answers ;;
     *) die "fault SCENARIO: one of ${FAULT_SCENARIOS[*]}" ;;
   esac
-  local again=(fault "$scenario" --locked); [ $build = 1 ] || again+=(--no-build)
-  [ $locked = 1 ] || exec flock /tmp/homelab-lab.lock "$ROOT/scripts/reliability.sh" "${again[@]}"
-  say "fault $scenario: $phase, at \`$trigger\`: $act"
-  [ $build = 0 ] || cargo build --workspace --bins --quiet
-  [ -x "$BIN/$phase" ] || die "$BIN/$phase is missing: run cargo build --workspace"
-  WORK=$(mktemp -d /tmp/homelab-rel-fault.XXXXXX)
-  export HOMELAB_LAB_DIR="$WORK/lab"
-  INV="$HOMELAB_LAB_DIR/homelab.toml"
-  trap '"$BIN/lab" down >/dev/null 2>&1 || true' EXIT
-  fresh_lab_before "$phase"
+  begin_lab_scenario fault "$phase" "$build" "$locked" "fault $scenario: $phase, at \`$trigger\`: $act" fault "$scenario"
 
   local rc=0 problems="" outcome
   # shellcheck disable=SC2046

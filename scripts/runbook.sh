@@ -60,10 +60,13 @@ if [ "$lab" = 1 ]; then
   export HOMELAB_LAB_DIR="${HOMELAB_LAB_DIR:-$ROOT/.lab}"
   # The lab is one machine-wide resource (fixed address ranges): hold its lock for the run,
   # so a test suite or another rehearsal waits instead of tearing our lab down.
-  exec 9>/tmp/homelab-lab.lock
-  if ! flock -n 9; then
-    echo "runbook: waiting for /tmp/homelab-lab.lock (a test run or another lab user holds it) …" >&2
-    flock 9
+  # HOMELAB_LAB_LOCK_HELD=1: the caller (scripts/reliability.sh secrets --lab) holds it already.
+  if [ "${HOMELAB_LAB_LOCK_HELD:-}" != 1 ]; then
+    exec 9>/tmp/homelab-lab.lock
+    if ! flock -n 9; then
+      echo "runbook: waiting for /tmp/homelab-lab.lock (a test run or another lab user holds it) …" >&2
+      flock 9
+    fi
   fi
   # A fresh rehearsal always starts from a fresh lab; a resumed one (--from) reuses ours if it
   # is still up. `lab status --json` describes whatever lab runs on this machine.
