@@ -4,7 +4,8 @@
 //! Built only with the `test-fixtures` feature (or for common's own tests): the phase crates
 //! enable it from their `[dev-dependencies]`, so their release builds do not carry it.
 //!
-//! ```ignore
+//! (An example, not a doctest: doctests build without the feature.)
+//! ```text
 //! let l = common::inventory::testing::LabInventory::new()
 //!     .with("automation", r#"identity_file = "id_lab""#)
 //!     .load();
