@@ -27,14 +27,11 @@ static HANDLER: Once = Once::new();
 /// send SIGINT at a known point. Never set in normal use.
 pub const HOLD_ENV: &str = "FORM_CLUSTER_TEST_HOLD_WINDOW";
 
-fn backend_close(pi: &Session, inv: &Inventory) -> anyhow::Result<HostReport> {
-    bootstrap_qdevice::harden(pi, inv)
-}
-
-/// Close a window this run did not open (found open by the observation: an earlier run was
-/// killed while it was open). Idempotent; the same logic as `bootstrap-qdevice harden`.
+/// Close the window: the same logic as `bootstrap-qdevice harden`. Idempotent, so it also
+/// closes a window this run did not open (found open by the observation: an earlier run was
+/// killed while it was open).
 pub fn close_now(pi: &Session, inv: &Inventory) -> anyhow::Result<HostReport> {
-    backend_close(pi, inv)
+    bootstrap_qdevice::harden(pi, inv)
 }
 
 /// An open window; closing it is idempotent.
@@ -81,7 +78,7 @@ impl<'a> RootWindow<'a> {
             return Ok(HostReport::new(self.pi.host()));
         }
         self.closed = true;
-        let r = backend_close(self.pi, self.inv);
+        let r = close_now(self.pi, self.inv);
         if r.is_ok() {
             *OPEN.lock().unwrap_or_else(|e| e.into_inner()) = None;
         }
@@ -119,7 +116,7 @@ fn install_signal_handler() {
                 let target = OPEN.lock().unwrap_or_else(|e| e.into_inner()).take();
                 if let Some((t, inv)) = target {
                     eprintln!("\nform-cluster: interrupted — closing the temporary root window on {} first", t.name);
-                    match Session::connect(&t).map_err(anyhow::Error::from).and_then(|s| backend_close(&s, &inv)) {
+                    match Session::connect(&t).map_err(anyhow::Error::from).and_then(|s| close_now(&s, &inv)) {
                         Ok(_) => eprintln!("form-cluster: root window on {} closed", t.name),
                         Err(e) => eprintln!(
                             "form-cluster: closing the root window on {} FAILED: {e:#}\n\
