@@ -10,9 +10,9 @@
 //!   the first-contact user (`root` unless the inventory says otherwise) with the operator key
 //!   or with the password named by the inventory. The password is only ever handed to the SSH
 //!   authentication.
-//! * [`check_secrets`] — every first-contact secret of the selected hosts is checked before any
-//!   connection is made, so a missing `PI_ROOT_PASSWORD` is an inventory-located error, not a
-//!   half-done run.
+//!   A first-contact secret is therefore read only then: a missing `PI_ROOT_PASSWORD` on a
+//!   fresh Pi is an error located in the inventory, and a bootstrapped host never needs it.
+//!   (`--validate` checks every secret a fresh install needs: `inventory::check_secrets`.)
 //! * [`prove_login`] — a *fresh* connection as a target plus `sudo -n true`: the proof sshd
 //!   hardening waits for before and after it reloads sshd.
 //!
@@ -258,7 +258,10 @@ pub fn prove_login(target: &SshTarget, patience: Duration) -> Result<()> {
                 if Instant::now() < deadline =>
             {
                 log::debug!("{}: login not proven yet ({e}); retrying", target.name);
-                std::thread::sleep(Duration::from_millis(100));
+                // A refused connection costs nothing and sshd re-executing after a reload is
+                // back within a few hundred ms: poll it closely. Anything else, less often.
+                let pause = if matches!(e, SshError::Refused { .. }) { 25 } else { 100 };
+                std::thread::sleep(Duration::from_millis(pause));
             }
             Err(e) => bail!("a fresh key login as {} on {} failed: {e}", target.user, target.name),
         }
