@@ -62,6 +62,10 @@ fn fresh_nodes_bootstrap_converge_drift_and_faults() {
         let h = host(&first, n);
         assert!(h["changed"].as_u64().unwrap() > 5, "{n}: {h}");
         assert_eq!(h["failed"], 0, "{h}");
+        // The engine batches consecutive changes (issue 10): as root, observe + one batch +
+        // verify; as the automation user, observe + packages + the sshd drop-in (install,
+        // record proven) + one batch for the rest + verify. Unbatched, this was 29.
+        assert!(h["round_trips"].as_u64().unwrap() <= 9, "{n}: batching regressed: {h}");
     }
 
     // the automation user logs in with its key and sudo works without a password

@@ -81,6 +81,10 @@ fn fresh_pi_bootstrap_harden_and_faults() {
     // --- bootstrap -------------------------------------------------------------------------
     let r = qdevice(&lab, &[], &["--json"]);
     assert_eq!(r.code, 0, "{} {}", r.stdout, r.stderr);
+    // Consecutive changes go in batches (issue 10); unbatched this was 18 round trips. The
+    // qnetd defaults file is edited after the package created it, so that edit runs alone.
+    let first = r.json.as_ref().unwrap();
+    assert!(first["hosts"][0]["round_trips"].as_u64().unwrap() <= 12, "batching regressed: {first}");
     let auto = pi_target(&lab, "homelab", Auth::KeyFile(lab.identity_file()));
     let s = Session::connect(&auto).unwrap();
     assert!(s.exec("sudo -n true", None).unwrap().success());

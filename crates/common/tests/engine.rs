@@ -20,6 +20,7 @@ fn resources(root: &Path) -> Vec<Box<dyn Resource>> {
         Box::new(File::new(&a_conf, "alpha = 1\nbeta = 2\ngamma = 3\n", 0o644).validated_by("grep -q alpha {}")),
         Box::new(File::new(&p("secret.conf"), "password = hunter2-test\n", 0o600).secret()),
         Box::new(Symlink::new(&p("current"), &a_conf)),
+        Box::new(Unbatched { path: p("unbatched") }),
         Box::new(Absent::new(&p("old.txt"))),
         Box::new(Packages::new(&["dpkg"])), // installed here: exercises the real dpkg probe
         Box::new(root_user()),               // in state: exercises the real getent/id probe
@@ -35,6 +36,29 @@ fn resources(root: &Path) -> Vec<Box<dyn Resource>> {
                 .notified_by(&[&format!("file {a_conf}")]),
         ),
     ]
+}
+
+/// A resource without an apply script: the engine must send the batch before it, run it
+/// alone, then batch what follows.
+struct Unbatched {
+    path: String,
+}
+
+impl Resource for Unbatched {
+    fn id(&self) -> String {
+        format!("unbatched {}", self.path)
+    }
+    fn probe(&self) -> String {
+        format!("test -e '{}'", self.path)
+    }
+    fn evaluate(&self, observed: &common::engine::Observed) -> anyhow::Result<common::engine::Status> {
+        Ok(if observed.status == 0 { common::engine::Status::InState } else { common::engine::Status::change("create") })
+    }
+    fn apply(&self, session: &Session) -> anyhow::Result<()> {
+        // Only runs if the batch before it has: the symlink must exist already.
+        let out = session.exec_root(&format!("test -L \"$(dirname '{0}')/current\" && touch '{0}'", self.path), None)?;
+        session.check("unbatched", out).map(drop)
+    }
 }
 
 /// root as it is on this machine (the test must not change real accounts).
@@ -64,12 +88,14 @@ fn converges_then_second_run_is_one_round_trip_then_check_reports_drift() {
     let first = converge(&s, &want, Mode::Apply);
     let text = RunReport::new("test", vec![first.clone()]).render_human(1);
     assert!(first.error.is_none() && !first.has_failures(), "{text}");
-    assert_eq!(first.changed_count(), 7, "{text}");
+    assert_eq!(first.changed_count(), 8, "{text}");
     assert_eq!(outcome(&first, "packages").outcome, Outcome::Ok);
     assert_eq!(outcome(&first, "user root").outcome, Outcome::Ok);
     assert_eq!(outcome(&first, "reload app").summary, format!("ran (notified by file {})", root.join("app/a.conf").display()));
-    // observe + 6 applies + handler + verify
-    assert_eq!(first.round_trips, 9, "{text}");
+    // observe + one batch (directory, 2 files, symlink) + the unbatched one alone + one batch
+    // (absent, marker, handler) + verify
+    assert_eq!(first.round_trips, 5, "{text}");
+    assert!(root.join("app/unbatched").exists());
     assert_eq!(std::fs::read_to_string(root.join("app/a.conf")).unwrap(), "alpha = 1\nbeta = 2\ngamma = 3\n");
     assert_eq!(std::fs::read_link(root.join("app/current")).unwrap(), root.join("app/a.conf"));
     assert!(!root.join("app/old.txt").exists());
@@ -102,7 +128,7 @@ fn converges_then_second_run_is_one_round_trip_then_check_reports_drift() {
     let human = run.render_human(0);
     assert!(!human.contains("drifted-secret") && !human.contains("hunter2-test"), "{human}");
     assert!(human.contains("      -beta = 20"), "{human}");
-    assert!(human.contains("sshd-test: 6 ok, 0 changed, 3 would change, 0 failed"), "{human}");
+    assert!(human.contains("sshd-test: 7 ok, 0 changed, 3 would change, 0 failed"), "{human}");
     let json = run.to_json();
     assert_eq!(json["changes"], 3);
     assert_eq!(json["hosts"][0]["round_trips"], 1);

@@ -145,12 +145,19 @@ impl Resource for EditedFile {
         format!("file {}", self.path)
     }
 
+    /// The mode and owner come from the batch's prefetch when it has them (one `stat` for
+    /// every path, [`crate::engine::observe::prefetch_stat`]).
     fn probe(&self) -> String {
-        let p = quote(&self.path);
         format!(
-            "if [ -f {p} ] && [ ! -L {p} ]; then stat -c 'meta %a %U %G' -- {p}; cat -- {p}\n\
-             elif [ -e {p} ] || [ -L {p} ]; then echo 'not a regular file' >&2; exit 3\n\
-             else echo absent; fi\n"
+            "{prefetch}p={p}\n\
+             if [ -f \"$p\" ] && [ ! -L \"$p\" ]; then\n{lookup}\
+             [ -n \"$meta\" ] || meta=$(stat -c '%a %U %G %s' -- \"$p\")\n\
+             echo \"meta ${{meta% *}}\"; cat -- \"$p\"\n\
+             elif [ -e \"$p\" ] || [ -L \"$p\" ]; then echo 'not a regular file' >&2; exit 3\n\
+             else echo absent; fi\n",
+            prefetch = crate::engine::observe::prefetch_stat(&self.path),
+            p = quote(&self.path),
+            lookup = crate::engine::observe::LOOKUP_META,
         )
     }
 
@@ -160,6 +167,40 @@ impl Resource for EditedFile {
         }
         let (meta, content) = Self::parse(observed)?;
         self.judge(meta.as_deref(), content.as_deref())
+    }
+
+    /// The edit of what this run observed, installed only if the file is still what was
+    /// observed (same sha256, or still absent). Otherwise — an earlier change of this run, a
+    /// package install, created or changed it — the script reports itself stale and the
+    /// engine runs [`EditedFile::apply`], which edits what is there now. Content that is not
+    /// UTF-8 (the probe's text lost bytes) goes to `apply` directly, which says so.
+    fn apply_script(&self, observed: &Observed) -> Option<Result<String>> {
+        let (_, current) = match Self::parse(observed) {
+            Ok(p) => p,
+            Err(e) => return Some(Err(e)),
+        };
+        if current.as_deref().is_some_and(|c| c.contains('\u{FFFD}')) {
+            return None;
+        }
+        let Some(desired) = (self.edit)(current.as_deref()) else { return Some(Ok("true\n".into())) };
+        let p = quote(&self.path);
+        let stale = format!("{{ echo {}; exit {}; }}", quote(crate::engine::STALE_LINE), crate::engine::STALE);
+        let guard = match &current {
+            None => format!("if [ -e {p} ] || [ -L {p} ]; then {stale}; fi\n"),
+            Some(c) => format!(
+                "h=$(sha256sum < {p}) || exit 1\nif [ \"${{h%% *}}\" != {want} ]; then {stale}; fi\n",
+                want = sha256_hex(c.as_bytes())
+            ),
+        };
+        let upload = Upload {
+            path: &self.path,
+            content: desired.as_bytes(),
+            mode: self.mode,
+            owner: &self.owner,
+            group: &self.group,
+            validate: self.validate.as_deref(),
+        };
+        Some(upload.script().map(|u| format!("{guard}{u}")))
     }
 
     /// Re-read, edit, upload: the edit always applies to what is there *now*.
@@ -216,6 +257,18 @@ impl CompletionMarker {
         self
     }
 
+    fn script(&self) -> String {
+        format!(
+            "set -e\nmkdir -p {dir}\nt=$(mktemp {dir}/.marker.XXXXXX)\n\
+             printf '# homelab-iac: %s completed on this host; re-running it is safe.\\ntool=%s\\nversion=%s\\nchanged=%s\\n' \
+             {tool} {tool} {version} \"$(date -u +%Y-%m-%dT%H:%M:%SZ)\" > \"$t\"\nchmod 0644 \"$t\"\nmv -f \"$t\" {path}\n",
+            dir = quote(STATE_DIR),
+            tool = quote(&self.tool),
+            version = quote(&self.version),
+            path = quote(&self.path),
+        )
+    }
+
     /// Does marker text belong to this tool and version?
     pub fn matches(&self, text: &str) -> bool {
         let val = |k: &str| text.lines().find_map(|l| l.strip_prefix(k).and_then(|r| r.strip_prefix('=')));
@@ -241,19 +294,15 @@ impl Resource for CompletionMarker {
         Ok(Status::change(format!("record completion (version {old} → {})", self.version)))
     }
     fn apply(&self, session: &Session) -> Result<()> {
-        let script = format!(
-            "set -e\nmkdir -p {dir}\nt=$(mktemp {dir}/.marker.XXXXXX)\n\
-             printf '# homelab-iac: %s completed on this host; re-running it is safe.\\ntool=%s\\nversion=%s\\nchanged=%s\\n' \
-             {tool} {tool} {version} \"$(date -u +%Y-%m-%dT%H:%M:%SZ)\" > \"$t\"\nchmod 0644 \"$t\"\nmv -f \"$t\" {path}\n",
-            dir = quote(STATE_DIR),
-            tool = quote(&self.tool),
-            version = quote(&self.version),
-            path = quote(&self.path),
-        );
-        let out = session.script_root(&script)?;
-        session.check(&format!("writing {}", self.path), out)?;
+        let out = session.script_root(&self.script())?;
+        session.check(&format!("writing {}", self.path), out).map(drop)
+    }
+    fn apply_script(&self, _observed: &Observed) -> Option<Result<String>> {
+        Some(Ok(self.script()))
+    }
+    /// Written: the engine's verification must now see it in state.
+    fn after_apply(&self) {
         self.pending_rewrite.store(false, std::sync::atomic::Ordering::SeqCst);
-        Ok(())
     }
     fn notified_by(&self) -> Vec<String> {
         self.notified_by.clone()

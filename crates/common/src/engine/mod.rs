@@ -8,9 +8,11 @@
 //!    ([`observe()`]); sections are split apart by a random marker, each with its exit status;
 //! 2. **evaluate** — [`Resource::evaluate`] (pure, unit-tested on sample output) says
 //!    [`Status::InState`] or [`Status::Change`] with a one-line summary and a readable diff;
-//! 3. [`Mode::Check`] stops here (`would change`); [`Mode::Apply`] runs [`Resource::apply`]
-//!    for each change in order, then handlers ([`Resource::notified_by`] / [`Resource::on_notify`]),
+//! 3. [`Mode::Check`] stops here (`would change`); [`Mode::Apply`] makes each change in order,
+//!    running handlers ([`Resource::notified_by`] / [`Resource::on_notify`]) where they fall,
 //!    then re-observes the changed resources in one more round trip and requires `InState`.
+//!    Consecutive changes that can be written as one script ([`Resource::apply_script`]) go
+//!    to the host together, in one round trip; the others run alone ([`Resource::apply`]).
 //!
 //! ```no_run
 //! use common::engine::{self, resources::{File, Directory}, Mode, Resource, RunReport};
@@ -33,6 +35,7 @@
 //! Steps that are not resources (`pvecm add`) go into the same [`HostReport`] with
 //! [`HostReport::push`]; reports of several steps combine with [`HostReport::merge`].
 
+mod batch;
 mod converge;
 mod drift;
 mod hosts;
@@ -40,6 +43,7 @@ pub mod observe;
 mod report;
 pub mod resources;
 
+pub use batch::{STALE, STALE_LINE};
 pub use converge::converge;
 pub use drift::DriftKind;
 pub use hosts::{for_each_host, with_session};
@@ -97,7 +101,21 @@ pub trait Resource: Send + Sync {
     /// situation cannot be handled automatically (e.g. a directory where a file should be).
     fn evaluate(&self, observed: &Observed) -> anyhow::Result<Status>;
     /// Make it so: few commands, idempotent (it may run on a host that changed meanwhile).
+    /// The engine calls it only when [`Resource::apply_script`] gives no script.
     fn apply(&self, session: &Session) -> anyhow::Result<()>;
+    /// The same change as one self-contained POSIX sh script run as root (stdin /dev/null,
+    /// non-zero exit = failed, stderr says why), when it needs nothing from the controller
+    /// between its commands. The engine sends the scripts of consecutive changes together in
+    /// one round trip. `observed` is what this run's probe saw: a script computed from it must
+    /// check that the host still matches it, and otherwise print [`STALE_LINE`] and exit
+    /// [`STALE`]; the engine then calls [`Resource::apply`] instead (see `EditedFile`). `None` (the default):
+    /// [`Resource::apply`] runs on its own. `Some(Err)`: the change cannot be made; it fails.
+    fn apply_script(&self, _observed: &Observed) -> Option<anyhow::Result<String>> {
+        None
+    }
+    /// Called once the change (apply or notify, by script or not) succeeded; for resources
+    /// that keep run state (the completion marker's pending rewrite).
+    fn after_apply(&self) {}
     /// Handler semantics: ids of resources whose change in this run must trigger
     /// [`Resource::on_notify`] (apt-get update after a sources file, sshd reload after a drop-in).
     fn notified_by(&self) -> Vec<String> {
@@ -106,6 +124,11 @@ pub trait Resource: Send + Sync {
     /// What runs when notified while otherwise in state. Default: [`Resource::apply`].
     fn on_notify(&self, session: &Session) -> anyhow::Result<()> {
         self.apply(session)
+    }
+    /// [`Resource::on_notify`] as a script, like [`Resource::apply_script`]. Default: the
+    /// apply script — override it together with `on_notify`.
+    fn notify_script(&self, observed: &Observed) -> Option<anyhow::Result<String>> {
+        self.apply_script(observed)
     }
     /// drift-check's bucket for a [`Status::Change`] with `summary` (never called for
     /// `InState`). Default: [`DriftKind::infer`] from the summary's first word ("create …" →

@@ -5,6 +5,7 @@ use super::error::SshError;
 use super::session::Session;
 use super::shell::{quote, sudo_refusal, sudo_wrap};
 use anyhow::{bail, Context};
+use base64::Engine as _;
 
 /// What a remote command returned (output decoded lossily as UTF-8).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -129,7 +130,7 @@ impl Session {
     /// `mv -f` over the target. On any failure the temp file is removed and the target is
     /// untouched; a validation failure's error contains the validator's output.
     pub fn upload(&self, spec: &Upload) -> anyhow::Result<()> {
-        let script = upload_script(spec)?;
+        let script = upload_script(spec, Content::Stdin)?;
         let out = self.exec_root(&script, Some(spec.content))?;
         match out.status {
             0 => Ok(()),
@@ -168,31 +169,71 @@ fn whole_or_nothing(script: &str) -> String {
     format!("hiac_script() {{\n{script}\n}}\nhiac_script\n")
 }
 
-/// The upload as one POSIX sh script (runs as root; content arrives on stdin).
-fn upload_script(spec: &Upload) -> anyhow::Result<String> {
+/// Where an upload script takes the content from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Content {
+    /// From the script's stdin ([`Session::upload`]: content streamed, script in argv).
+    Stdin,
+    /// From a here-document inside the script ([`Upload::script`]: the script travels on
+    /// stdin itself, e.g. in a batch).
+    Embedded,
+}
+
+impl Upload<'_> {
+    /// The whole upload as one self-contained POSIX sh script run as root, content embedded
+    /// (base64 in a here-document, so nothing of it reaches a process's argv). Same steps and
+    /// guarantees as [`Session::upload`]; a validator's refusal exits non-zero with
+    /// "PATH was not changed: validation (…) rejected the new content:" and its output on stderr.
+    pub fn script(&self) -> anyhow::Result<String> {
+        upload_script(self, Content::Embedded)
+    }
+}
+
+/// The upload as one POSIX sh script (runs as root).
+fn upload_script(spec: &Upload, from: Content) -> anyhow::Result<String> {
     if !spec.path.starts_with('/') || spec.path.ends_with('/') {
         bail!("upload target must be an absolute file path, got {:?}", spec.path);
     }
     let (dir, name) = spec.path.rsplit_once('/').context("path has no directory")?;
     let dir = if dir.is_empty() { "/" } else { dir };
     let template = format!("{}/.{name}.hiac.XXXXXX", dir.trim_end_matches('/'));
+    // For messages inside double quotes.
+    let shown = spec.path.replace(['"', '$', '`', '\\'], "_");
     let mut s = String::new();
     s.push_str("set -e\n");
     s.push_str(&format!("t=$(mktemp {})\n", quote(&template)));
     s.push_str("trap 'rm -f \"$t\"' EXIT\n");
-    s.push_str("cat > \"$t\"\n");
+    match from {
+        Content::Stdin => s.push_str("cat > \"$t\"\n"),
+        Content::Embedded => {
+            // The base64 alphabet has no '_': the delimiter cannot occur in the data.
+            let b64 = base64::engine::general_purpose::STANDARD.encode(spec.content);
+            s.push_str("base64 -d > \"$t\" <<'HIAC_UPLOAD_END'\n");
+            for chunk in b64.as_bytes().chunks(76) {
+                s.push_str(std::str::from_utf8(chunk).expect("base64 is ASCII"));
+                s.push('\n');
+            }
+            s.push_str("HIAC_UPLOAD_END\n");
+        }
+    }
     // A dropped connection ends stdin early; never install what did not fully arrive.
     let n = spec.content.len();
     s.push_str(&format!(
-        "n=$(wc -c < \"$t\")\n[ \"$n\" -eq {n} ] || {{ echo \"received $n of {n} bytes (connection lost?); {} not changed\" >&2; exit 1; }}\n",
-        spec.path.replace(['"', '$', '`', '\\'], "_")
+        "n=$(wc -c < \"$t\")\n[ \"$n\" -eq {n} ] || {{ echo \"received $n of {n} bytes (connection lost?); {shown} not changed\" >&2; exit 1; }}\n"
     ));
     s.push_str(&format!("chown {} \"$t\"\n", quote(&format!("{}:{}", spec.owner, spec.group))));
     s.push_str(&format!("chmod {:o} \"$t\"\n", spec.mode & 0o7777));
     if let Some(v) = spec.validate {
         let cmd = v.replace("{}", "\"$t\"");
+        let say = match from {
+            Content::Stdin => String::new(),
+            Content::Embedded => format!(
+                "echo \"{shown} was not changed: validation ({}) rejected the new content:\" >&2; ",
+                v.replace(['"', '$', '`', '\\'], "_")
+            ),
+        };
         s.push_str(&format!(
-            "if ! v_out=$( {cmd} 2>&1 ); then printf '%s\\n' \"$v_out\" >&2; exit {VALIDATION_FAILED}; fi\n"
+            "if ! v_out=$( {cmd} 2>&1 ); then {say}printf '%s\\n' \"$v_out\" >&2; exit {VALIDATION_FAILED}; fi\n"
         ));
     }
     s.push_str(&format!("mv -f \"$t\" {}\n", quote(spec.path)));
@@ -205,20 +246,25 @@ mod tests {
 
     #[test]
     fn upload_script_quotes_and_validates() {
-        let s = upload_script(&Upload {
-            path: "/etc/sudoers.d/home lab",
-            content: b"x",
-            mode: 0o440,
-            owner: "root",
-            group: "root",
-            validate: Some("visudo -cf {}"),
-        })
+        let s = upload_script(
+            &Upload {
+                path: "/etc/sudoers.d/home lab",
+                content: b"x",
+                mode: 0o440,
+                owner: "root",
+                group: "root",
+                validate: Some("visudo -cf {}"),
+            },
+            Content::Stdin,
+        )
         .unwrap();
         assert!(s.contains("mktemp '/etc/sudoers.d/.home lab.hiac.XXXXXX'"), "{s}");
         assert!(s.contains("chmod 440 \"$t\""), "{s}");
         assert!(s.contains("visudo -cf \"$t\""), "{s}");
         assert!(s.contains("mv -f \"$t\" '/etc/sudoers.d/home lab'"), "{s}");
-        assert!(upload_script(&Upload { path: "relative", ..Upload { path: "", content: b"", mode: 0, owner: "", group: "", validate: None } }).is_err());
+        let relative = Upload { path: "relative", content: b"", mode: 0, owner: "", group: "", validate: None };
+        assert!(upload_script(&relative, Content::Stdin).is_err());
+        assert!(relative.script().is_err());
     }
 
     /// The connection can drop while the content is on its way (the tool killed, a link
@@ -237,7 +283,8 @@ mod tests {
         let content = b"ssh-ed25519 AAAA new key\n";
         let path = target.to_str().unwrap();
         let script =
-            upload_script(&Upload { path, content, mode: 0o600, owner: &user, group: &group, validate: None }).unwrap();
+            upload_script(&Upload { path, content, mode: 0o600, owner: &user, group: &group, validate: None }, Content::Stdin)
+                .unwrap();
         let run = |stdin: &[u8]| {
             use std::io::Write;
             let mut child = std::process::Command::new("sh")
@@ -285,6 +332,36 @@ mod tests {
         // Whole: runs as before, exit status included.
         assert_eq!(run(&full), Some(3));
         assert!(dir.path().join("a").exists() && dir.path().join("b").exists());
+    }
+
+    /// The embedded form (batches): any bytes arrive intact, mode applies, and a validator's
+    /// refusal leaves the target alone and says so on stderr.
+    #[test]
+    fn embedded_upload_script_writes_exact_bytes_and_validates() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("f");
+        let id = |flag: &str| {
+            let o = std::process::Command::new("id").arg(flag).output().unwrap();
+            String::from_utf8_lossy(&o.stdout).trim().to_string()
+        };
+        let (user, group) = (id("-un"), id("-gn"));
+        let content: Vec<u8> = (0..=255u8).cycle().take(1000).chain(b"HIAC_UPLOAD_END\n".iter().copied()).collect();
+        let path = target.to_str().unwrap();
+        let run = |script: &str| {
+            let out = std::process::Command::new("sh").arg("-c").arg(script).stdin(std::process::Stdio::null()).output().unwrap();
+            (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+        };
+        let up = Upload { path, content: &content, mode: 0o640, owner: &user, group: &group, validate: None };
+        assert_eq!(run(&up.script().unwrap()).0, Some(0));
+        assert_eq!(std::fs::read(&target).unwrap(), content);
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&target).unwrap().permissions().mode() & 0o7777, 0o640);
+        let refused = Upload { content: b"new", validate: Some("grep -q nothing-like-this {}"), ..up };
+        let (code, stderr) = run(&refused.script().unwrap());
+        assert_eq!(code, Some(VALIDATION_FAILED));
+        assert!(stderr.contains("was not changed: validation (grep -q nothing-like-this {}) rejected"), "{stderr}");
+        assert_eq!(std::fs::read(&target).unwrap(), content, "a refused upload replaced the file");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "temp file left behind");
     }
 
     #[test]

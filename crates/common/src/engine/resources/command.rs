@@ -79,6 +79,9 @@ impl Resource for Command {
         let out = session.script_root(&self.apply_script)?;
         session.check(&self.id, out).map(drop)
     }
+    fn apply_script(&self, _observed: &Observed) -> Option<Result<String>> {
+        Some(Ok(self.apply_script.clone()))
+    }
     fn notified_by(&self) -> Vec<String> {
         self.notified_by.clone()
     }

@@ -54,6 +54,17 @@ impl File {
         self
     }
 
+    fn upload(&self) -> Upload<'_> {
+        Upload {
+            path: &self.path,
+            content: &self.content,
+            mode: self.mode,
+            owner: &self.owner,
+            group: &self.group,
+            validate: self.validate.as_deref(),
+        }
+    }
+
     fn sha256(&self) -> String {
         sha2::Sha256::digest(&self.content).iter().map(|b| format!("{b:02x}")).collect()
     }
@@ -95,17 +106,24 @@ impl Resource for File {
         format!("file {}", self.path)
     }
 
+    /// Meta and hash come from the batch's prefetch ([`crate::engine::observe::prefetch_file`])
+    /// when it has them, else from `stat` and `sha256sum` run here.
     fn probe(&self) -> String {
         let show = if self.secret { 0 } else { 1 };
         format!(
-            "{}if [ -f \"$p\" ] && [ ! -L \"$p\" ]; then\n\
-             \x20 stat -c 'meta %a %U %G %s' -- \"$p\"\n\
-             \x20 h=$(sha256sum < \"$p\"); h=${{h%% *}}; echo \"sha256 $h\"\n\
-             \x20 if [ \"$h\" != {want} ] && [ {show} = 1 ] && [ \"$(stat -c %s -- \"$p\")\" -le {MAX_DIFF_BYTES} ]; then\n\
+            "{prefetch}{type_probe}if [ -f \"$p\" ] && [ ! -L \"$p\" ]; then\n\
+             {meta}{sha}\
+             \x20 [ -n \"$meta\" ] || meta=$(stat -c '%a %U %G %s' -- \"$p\")\n\
+             \x20 [ -n \"$h\" ] || {{ h=$(sha256sum < \"$p\"); h=${{h%% *}}; }}\n\
+             \x20 echo \"meta $meta\"; echo \"sha256 $h\"\n\
+             \x20 if [ \"$h\" != {want} ] && [ {show} = 1 ] && [ \"${{meta##* }}\" -le {MAX_DIFF_BYTES} ]; then\n\
              \x20   echo content; cat -- \"$p\"\n\
              \x20 fi\n\
              fi\n",
-            type_probe(&self.path),
+            prefetch = crate::engine::observe::prefetch_file(&self.path),
+            meta = crate::engine::observe::LOOKUP_META,
+            sha = crate::engine::observe::LOOKUP_SHA256,
+            type_probe = type_probe(&self.path),
             want = self.sha256(),
         )
     }
@@ -146,14 +164,11 @@ impl Resource for File {
     }
 
     fn apply(&self, session: &Session) -> Result<()> {
-        session.upload(&Upload {
-            path: &self.path,
-            content: &self.content,
-            mode: self.mode,
-            owner: &self.owner,
-            group: &self.group,
-            validate: self.validate.as_deref(),
-        })
+        session.upload(&self.upload())
+    }
+
+    fn apply_script(&self, _observed: &Observed) -> Option<Result<String>> {
+        Some(self.upload().script())
     }
 }
 

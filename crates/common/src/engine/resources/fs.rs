@@ -1,6 +1,6 @@
 //! Filesystem shapes other than file content: [`Absent`], [`Directory`], [`Symlink`].
 
-use super::{meta_diffs, owner_spec, type_probe};
+use super::{meta_diffs, owner_spec, run_script, type_probe};
 use crate::engine::{Observed, Resource, Status};
 use crate::ssh::{quote, Session};
 use anyhow::{bail, Result};
@@ -22,6 +22,15 @@ impl Absent {
     pub fn new(path: &str) -> Self {
         Absent { path: path.to_string() }
     }
+
+    fn script(&self) -> Result<String> {
+        // Guard against a path that would make `rm -rf` catastrophic.
+        let p = self.path.trim_end_matches('/');
+        if !self.path.starts_with('/') || p.is_empty() || p.split('/').any(|c| c == "..") {
+            bail!("refusing to remove {:?}: not a plain absolute path", self.path);
+        }
+        Ok(format!("rm -rf -- {}\n", quote(&self.path)))
+    }
 }
 
 impl Resource for Absent {
@@ -38,13 +47,11 @@ impl Resource for Absent {
         }
     }
     fn apply(&self, session: &Session) -> Result<()> {
-        // Guard against a path that would make `rm -rf` catastrophic.
-        let p = self.path.trim_end_matches('/');
-        if !self.path.starts_with('/') || p.is_empty() || p.split('/').any(|c| c == "..") {
-            bail!("refusing to remove {:?}: not a plain absolute path", self.path);
-        }
-        let out = session.exec_root(&format!("rm -rf -- {}", quote(&self.path)), None)?;
-        session.check(&format!("removing {}", self.path), out).map(drop)
+        run_script(session, &format!("removing {}", self.path), &self.script()?)
+    }
+
+    fn apply_script(&self, _observed: &Observed) -> Option<Result<String>> {
+        Some(self.script())
     }
 }
 
@@ -67,6 +74,11 @@ impl Directory {
         self.group = group.into();
         self
     }
+
+    fn script(&self) -> String {
+        let p = quote(&self.path);
+        format!("mkdir -p -- {p} && chown {} {p} && chmod {:o} {p}\n", owner_spec(&self.owner, &self.group), self.mode & 0o7777)
+    }
 }
 
 impl Resource for Directory {
@@ -74,9 +86,12 @@ impl Resource for Directory {
         format!("directory {}", self.path)
     }
     fn probe(&self) -> String {
+        // meta from the batch's prefetch when it has it (one `stat` for all paths).
         format!(
-            "{}if [ -d \"$p\" ] && [ ! -L \"$p\" ]; then stat -c 'meta %a %U %G' -- \"$p\"; fi\n",
-            type_probe(&self.path)
+            "{}{}if [ -d \"$p\" ] && [ ! -L \"$p\" ]; then\n{}[ -n \"$meta\" ] || meta=$(stat -c '%a %U %G %s' -- \"$p\")\necho \"meta $meta\"\nfi\n",
+            crate::engine::observe::prefetch_stat(&self.path),
+            type_probe(&self.path),
+            crate::engine::observe::LOOKUP_META,
         )
     }
     fn evaluate(&self, observed: &Observed) -> Result<Status> {
@@ -95,14 +110,11 @@ impl Resource for Directory {
         }
     }
     fn apply(&self, session: &Session) -> Result<()> {
-        let p = quote(&self.path);
-        let cmd = format!(
-            "mkdir -p -- {p} && chown {} {p} && chmod {:o} {p}",
-            owner_spec(&self.owner, &self.group),
-            self.mode & 0o7777
-        );
-        let out = session.exec_root(&cmd, None)?;
-        session.check(&format!("creating directory {}", self.path), out).map(drop)
+        run_script(session, &format!("creating directory {}", self.path), &self.script())
+    }
+
+    fn apply_script(&self, _observed: &Observed) -> Option<Result<String>> {
+        Some(Ok(self.script()))
     }
 }
 
@@ -116,6 +128,11 @@ pub struct Symlink {
 impl Symlink {
     pub fn new(path: &str, target: &str) -> Self {
         Symlink { path: path.to_string(), target: target.to_string() }
+    }
+
+    fn script(&self) -> String {
+        // -n: replace an existing symlink to a directory instead of creating a link inside it.
+        format!("ln -sfn -- {} {}\n", quote(&self.target), quote(&self.path))
     }
 }
 
@@ -139,10 +156,11 @@ impl Resource for Symlink {
         }
     }
     fn apply(&self, session: &Session) -> Result<()> {
-        // -n: replace an existing symlink to a directory instead of creating a link inside it.
-        let cmd = format!("ln -sfn -- {} {}", quote(&self.target), quote(&self.path));
-        let out = session.exec_root(&cmd, None)?;
-        session.check(&format!("linking {} → {}", self.path, self.target), out).map(drop)
+        run_script(session, &format!("linking {} → {}", self.path, self.target), &self.script())
+    }
+
+    fn apply_script(&self, _observed: &Observed) -> Option<Result<String>> {
+        Some(Ok(self.script()))
     }
 }
 

@@ -1,5 +1,7 @@
 //! Standard resources. Each has a cheap POSIX sh probe that tolerates absent files, a pure
-//! `evaluate` unit-tested on sample probe output, and an `apply` of one or two commands.
+//! `evaluate` unit-tested on sample probe output, and its change as one self-contained script
+//! ([`Resource::apply_script`](crate::engine::Resource::apply_script)), which the engine sends
+//! in a batch with the changes next to it; `apply` runs the same script on its own.
 //!
 //! | resource | desired state |
 //! |---|---|
@@ -26,7 +28,14 @@ pub use packages::{AptUpdate, Packages};
 pub use service::{NotifyAction, Service};
 pub use user::User;
 
-use crate::ssh::quote;
+use crate::ssh::{quote, Session};
+
+/// Run a resource's apply script as root on its own (the engine batches it instead when it
+/// can): non-zero exit → an error naming host, `step` and the output's tail.
+pub(crate) fn run_script(session: &Session, step: &str, script: &str) -> anyhow::Result<()> {
+    let out = session.script_root(script)?;
+    session.check(step, out).map(drop)
+}
 
 /// Probe lines describing what is at `path`: `type file|directory|symlink|absent|other`.
 /// Tests `-L` first so a dangling symlink is not mistaken for "absent".

@@ -2,12 +2,14 @@
 //! handler that sources-file resources notify.
 
 use crate::engine::{Observed, Resource, Status};
+use super::run_script;
 use crate::ssh::{quote, Session};
 use anyhow::{bail, Result};
 
 /// Options that keep apt from asking anything: config files we did not ship stay as they are.
 const APT_INSTALL: &str = "DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
      -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold";
+const APT_UPDATE: &str = "DEBIAN_FRONTEND=noninteractive apt-get update -q\n";
 
 #[derive(Debug, Clone)]
 pub struct Packages {
@@ -17,6 +19,16 @@ pub struct Packages {
 impl Packages {
     pub fn new(names: &[&str]) -> Self {
         Packages { names: names.iter().map(|s| s.to_string()).collect() }
+    }
+
+    fn script(&self) -> String {
+        // Decide on the host which are missing, so installed packages are not upgraded.
+        let names: Vec<String> = self.names.iter().map(|n| quote(n)).collect();
+        format!(
+            "missing=\nfor p in {}; do\n  dpkg-query -W -f='${{db:Status-Abbrev}}' \"$p\" 2>/dev/null | grep -q '^ii' || missing=\"$missing $p\"\ndone\n\
+             [ -z \"$missing\" ] || {APT_INSTALL} $missing\n",
+            names.join(" ")
+        )
     }
 }
 
@@ -39,9 +51,20 @@ impl Resource for Packages {
         format!("packages {}", self.names.join(","))
     }
 
+    /// With the batch's prefetch (all prefetched names in one `dpkg-query`, see
+    /// [`crate::engine::observe::prefetch_package`]) this prints that output — lines for other
+    /// resources' packages are ignored by `evaluate` — else it queries its own names.
     fn probe(&self) -> String {
         let names: Vec<String> = self.names.iter().map(|n| quote(n)).collect();
-        format!("dpkg-query -W -f='${{Package}} ${{db:Status-Abbrev}}\\n' {} 2>&1\n", names.join(" "))
+        let prefetch: String = self.names.iter().map(|n| crate::engine::observe::prefetch_package(n)).collect();
+        let all_prefetched = prefetch.lines().count() == self.names.len();
+        let own = format!("dpkg-query -W -f='${{Package}} ${{db:Status-Abbrev}}\\n' {} 2>&1\n", names.join(" "));
+        if !all_prefetched {
+            return own;
+        }
+        format!(
+            "{prefetch}if [ -n \"${{hiac_dpkg_status:-}}\" ]; then printf '%s\\n' \"$hiac_dpkg\"; exit \"$hiac_dpkg_status\"; fi\n{own}"
+        )
     }
 
     fn evaluate(&self, observed: &Observed) -> Result<Status> {
@@ -54,15 +77,11 @@ impl Resource for Packages {
     }
 
     fn apply(&self, session: &Session) -> Result<()> {
-        // Decide on the host which are missing, so installed packages are not upgraded.
-        let names: Vec<String> = self.names.iter().map(|n| quote(n)).collect();
-        let script = format!(
-            "missing=\nfor p in {}; do\n  dpkg-query -W -f='${{db:Status-Abbrev}}' \"$p\" 2>/dev/null | grep -q '^ii' || missing=\"$missing $p\"\ndone\n\
-             [ -z \"$missing\" ] || {APT_INSTALL} $missing\n",
-            names.join(" ")
-        );
-        let out = session.script_root(&script)?;
-        session.check(&format!("installing {}", self.names.join(", ")), out).map(drop)
+        run_script(session, &format!("installing {}", self.names.join(", ")), &self.script())
+    }
+
+    fn apply_script(&self, _observed: &Observed) -> Option<Result<String>> {
+        Some(Ok(self.script()))
     }
 }
 
@@ -90,8 +109,11 @@ impl Resource for AptUpdate {
         Ok(Status::InState)
     }
     fn apply(&self, session: &Session) -> Result<()> {
-        let out = session.exec_root("DEBIAN_FRONTEND=noninteractive apt-get update -q", None)?;
-        session.check("apt-get update", out).map(drop)
+        run_script(session, "apt-get update", APT_UPDATE)
+    }
+
+    fn apply_script(&self, _observed: &Observed) -> Option<Result<String>> {
+        Some(Ok(APT_UPDATE.to_string()))
     }
     fn notified_by(&self) -> Vec<String> {
         self.notified_by.clone()

@@ -2,6 +2,7 @@
 //! notified (its config changed) it is reloaded or restarted.
 
 use crate::engine::{Observed, Resource, Status};
+use super::run_script;
 use crate::ssh::{quote, Session};
 use anyhow::{bail, Result};
 
@@ -82,6 +83,29 @@ impl Resource for Service {
     }
 
     fn apply(&self, session: &Session) -> Result<()> {
+        run_script(session, &format!("service {}", self.name), &self.apply_commands())
+    }
+
+    fn apply_script(&self, _observed: &Observed) -> Option<Result<String>> {
+        Some(Ok(self.apply_commands()))
+    }
+
+    fn notified_by(&self) -> Vec<String> {
+        self.notified_by.clone()
+    }
+
+    fn on_notify(&self, session: &Session) -> Result<()> {
+        run_script(session, &format!("systemctl {} {}", self.notify_verb(), self.name), &self.notify_command())
+    }
+
+    fn notify_script(&self, _observed: &Observed) -> Option<Result<String>> {
+        Some(Ok(self.notify_command()))
+    }
+}
+
+impl Service {
+    /// enable/disable, then start/stop, as needed (`true` when nothing is asked).
+    fn apply_commands(&self) -> String {
         let n = quote(&self.name);
         let mut cmds = Vec::new();
         match self.enabled {
@@ -95,23 +119,20 @@ impl Resource for Service {
             None => {}
         }
         if cmds.is_empty() {
-            return Ok(());
+            return "true\n".to_string();
         }
-        let out = session.exec_root(&cmds.join(" && "), None)?;
-        session.check(&format!("service {}", self.name), out).map(drop)
+        format!("{}\n", cmds.join(" && "))
     }
 
-    fn notified_by(&self) -> Vec<String> {
-        self.notified_by.clone()
-    }
-
-    fn on_notify(&self, session: &Session) -> Result<()> {
-        let verb = match self.on_notify {
+    fn notify_verb(&self) -> &'static str {
+        match self.on_notify {
             NotifyAction::Reload => "reload",
             NotifyAction::Restart => "restart",
-        };
-        let out = session.exec_root(&format!("systemctl {verb} {}", quote(&self.name)), None)?;
-        session.check(&format!("systemctl {verb} {}", self.name), out).map(drop)
+        }
+    }
+
+    fn notify_command(&self) -> String {
+        format!("systemctl {} {}\n", self.notify_verb(), quote(&self.name))
     }
 }
 

@@ -2,6 +2,7 @@
 //! Extra groups the user already has are left alone: other tools may add them.
 
 use crate::engine::{Observed, Resource, Status};
+use super::run_script;
 use crate::ssh::{quote, Session};
 use anyhow::{bail, Result};
 
@@ -78,6 +79,16 @@ impl Resource for User {
     }
 
     fn apply(&self, session: &Session) -> Result<()> {
+        run_script(session, &format!("user {}", self.name), &self.script())
+    }
+
+    fn apply_script(&self, _observed: &Observed) -> Option<Result<String>> {
+        Some(Ok(self.script()))
+    }
+}
+
+impl User {
+    fn script(&self) -> String {
         let n = quote(&self.name);
         let (shell, home) = (quote(&self.shell), quote(&self.home));
         let groups = quote(&self.groups.join(","));
@@ -95,8 +106,7 @@ impl Resource for User {
             script.push_str(&format!("-G {groups} "));
         }
         script.push_str(&format!("{n}\nfi\n"));
-        let out = session.exec_root(&script, None)?;
-        session.check(&format!("user {}", self.name), out).map(drop)
+        script
     }
 }
 
