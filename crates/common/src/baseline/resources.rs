@@ -93,6 +93,18 @@ impl EditedFile {
         self
     }
 
+    /// The atomic upload of `content` with this file's mode, owner and validator.
+    fn upload_of<'a>(&'a self, content: &'a [u8]) -> Upload<'a> {
+        Upload {
+            path: &self.path,
+            content,
+            mode: self.mode,
+            owner: &self.owner,
+            group: &self.group,
+            validate: self.validate.as_deref(),
+        }
+    }
+
     /// Parse the probe: `(meta, content)`; `None` content = absent.
     fn parse(observed: &Observed) -> Result<(Option<String>, Option<String>)> {
         let out = &observed.stdout;
@@ -192,15 +204,7 @@ impl Resource for EditedFile {
                 want = sha256_hex(c.as_bytes())
             ),
         };
-        let upload = Upload {
-            path: &self.path,
-            content: desired.as_bytes(),
-            mode: self.mode,
-            owner: &self.owner,
-            group: &self.group,
-            validate: self.validate.as_deref(),
-        };
-        Some(upload.script().map(|u| format!("{guard}{u}")))
+        Some(self.upload_of(desired.as_bytes()).script().map(|u| format!("{guard}{u}")))
     }
 
     /// Re-read, edit, upload: the edit always applies to what is there *now*.
@@ -211,14 +215,7 @@ impl Resource for EditedFile {
             None => None,
         };
         let Some(desired) = (self.edit)(current.as_deref()) else { return Ok(()) };
-        session.upload(&Upload {
-            path: &self.path,
-            content: desired.as_bytes(),
-            mode: self.mode,
-            owner: &self.owner,
-            group: &self.group,
-            validate: self.validate.as_deref(),
-        })
+        session.upload(&self.upload_of(desired.as_bytes()))
     }
 }
 

@@ -20,7 +20,7 @@
 //! converges from there.
 
 use super::observe::{build_sections, parse_section, random_marker, OnFailure};
-use crate::ssh::Session;
+use crate::ssh::{Output, Session};
 use anyhow::Result;
 
 /// Exit status of a script that found the host changed since the observation it was computed
@@ -87,11 +87,10 @@ pub(super) fn run(session: &Session, steps: &[Step]) -> Result<Vec<StepOutcome>>
     Ok(outcomes)
 }
 
-/// Last `n` lines of `stderr`, or of `stdout` when stderr is empty.
+/// Last `n` lines of `stderr`, or of `stdout` when stderr is empty ([`Output::tail`]).
 fn tail(stdout: &str, stderr: &str, n: usize) -> String {
-    let text = if stderr.trim().is_empty() { stdout } else { stderr };
-    let lines: Vec<&str> = text.trim_end().lines().collect();
-    let tail = lines[lines.len().saturating_sub(n)..].join("\n");
+    let out = Output { status: 0, stdout: stdout.to_string(), stderr: stderr.to_string() };
+    let tail = out.tail(n);
     if tail.is_empty() {
         "(it printed nothing)".to_string()
     } else {
