@@ -171,3 +171,41 @@ fn failures_stop_the_host_and_unconverged_changes_are_caught() {
     assert!(matches!(&r.results[0].outcome, Outcome::Failed(why) if why.starts_with("did not converge")), "{r:?}");
     assert_eq!(r.round_trips, 3);
 }
+
+/// An edit computed from the observation must not overwrite what an earlier change of the
+/// same batch put there (a package's postinst creating the file it edits): the edit's script
+/// finds the file changed, reports itself stale, and the engine applies it on its own, so the
+/// edit lands on the new content and the changes after it still run.
+#[test]
+fn an_edit_made_stale_by_an_earlier_change_applies_to_the_new_content() {
+    if !require_root("an_edit_made_stale_by_an_earlier_change_applies_to_the_new_content") {
+        return;
+    }
+    use common::baseline::resources::EditedFile;
+    let sshd = TestSshd::start();
+    let root = sshd.dir.path().join("stale");
+    std::fs::create_dir_all(&root).unwrap();
+    let conf = root.join("daemon.conf").to_string_lossy().into_owned();
+    let after = root.join("after").to_string_lossy().into_owned();
+    let want: Vec<Box<dyn Resource>> = vec![
+        // Like a package install: creates the file with its own default content.
+        Box::new(Command::new("install daemon", &format!("test -e '{conf}'"), |o| o.status == 0, "install", &format!(
+            "printf 'shipped = yes\\n' > '{conf}'"
+        ))),
+        Box::new(EditedFile::new(&conf, "set ours", |cur| {
+            let cur = cur.unwrap_or("");
+            Some(if cur.contains("ours = 1\n") { cur.to_string() } else { format!("{cur}ours = 1\n") })
+        })),
+        Box::new(Directory::new(&after, 0o755)),
+    ];
+    let s = Session::connect(&sshd.target()).unwrap();
+    let r = converge(&s, &want, Mode::Apply);
+    let text = RunReport::new("t", vec![r.clone()]).render_human(1);
+    assert!(r.error.is_none() && !r.has_failures(), "{text}");
+    assert_eq!(std::fs::read_to_string(&conf).unwrap(), "shipped = yes\nours = 1\n", "the edit lost the new content");
+    assert!(Path::new(&after).is_dir(), "the change after the stale one did not run");
+    // observe, batch (cut at the stale edit), read + upload of the edit, batch (the rest), verify
+    assert_eq!(r.round_trips, 6, "{text}");
+    let again = converge(&s, &want, Mode::Apply);
+    assert_eq!((again.changes(), again.round_trips), (0, 1), "{}", again.render(1));
+}

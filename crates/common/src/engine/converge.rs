@@ -136,7 +136,7 @@ fn execute(
     report: &mut HostReport,
 ) -> Vec<usize> {
     let mut applied = Vec::new();
-    let mut batch: Vec<(usize, batch::Step)> = Vec::new();
+    let mut batch: Vec<(&Planned, batch::Step)> = Vec::new();
     let mut failed_at: Option<usize> = None;
     for p in plan {
         let r = all[p.index];
@@ -145,20 +145,17 @@ fn execute(
             Action::Notify => r.notify_script(&observed[p.index]),
         };
         if let Some(Ok(script)) = script {
-            batch.push((p.index, batch::Step { id: r.id(), script }));
+            batch.push((p, batch::Step { id: r.id(), script }));
             continue;
         }
         // Not batchable: what is pending goes first, in its own round trip.
-        if let Some(at) = flush(session, all, plan, &mut batch, &mut applied, report) {
+        if let Some(at) = flush(session, all, &mut batch, &mut applied, report) {
             failed_at = Some(at);
             break;
         }
         let result = match script {
             Some(Err(e)) => Err(e),
-            _ => match p.action {
-                Action::Apply => r.apply(session),
-                Action::Notify => r.on_notify(session),
-            },
+            _ => run_alone(session, r, p),
         };
         match result {
             Ok(()) => done(r, p, &mut applied),
@@ -170,12 +167,20 @@ fn execute(
         }
     }
     if failed_at.is_none() {
-        failed_at = flush(session, all, plan, &mut batch, &mut applied, report);
+        failed_at = flush(session, all, &mut batch, &mut applied, report);
     }
     if let Some(at) = failed_at {
         skip_from(all, at + 1, report);
     }
     applied
+}
+
+/// A planned change through the resource's own `apply` / `on_notify` (its own round trips).
+fn run_alone(session: &Session, r: &dyn Resource, p: &Planned) -> anyhow::Result<()> {
+    match p.action {
+        Action::Apply => r.apply(session),
+        Action::Notify => r.on_notify(session),
+    }
 }
 
 /// A change succeeded: let the resource know; remember applied ones for verification.
@@ -192,43 +197,37 @@ fn done(r: &dyn Resource, p: &Planned, applied: &mut Vec<usize>) {
 fn flush(
     session: &Session,
     all: &[&dyn Resource],
-    plan: &[Planned],
-    batch: &mut Vec<(usize, batch::Step)>,
+    batch: &mut Vec<(&Planned, batch::Step)>,
     applied: &mut Vec<usize>,
     report: &mut HostReport,
 ) -> Option<usize> {
     let mut pending = std::mem::take(batch);
-    let planned = |index: usize| plan.iter().find(|p| p.index == index).expect("a batched step is planned");
     'batches: while !pending.is_empty() {
         let steps: Vec<batch::Step> = pending.iter().map(|(_, s)| s.clone()).collect();
         let outcomes = match batch::run(session, &steps) {
             Ok(o) => o,
             Err(e) => {
                 // The batch did not come back: how far it got is unknown; the next run observes.
-                let (first, _) = pending[0];
+                let first = pending[0].0.index;
                 let ids: Vec<&str> = steps.iter().map(|s| s.id.as_str()).collect();
                 report.results[first].outcome =
                     Outcome::Failed(format!("{e:#} (while applying {}; re-run to converge)", ids.join(", ")));
                 return Some(first);
             }
         };
-        for (k, ((index, _), outcome)) in pending.iter().zip(outcomes).enumerate() {
-            let (r, p) = (all[*index], planned(*index));
+        for (k, ((p, _), outcome)) in pending.iter().zip(outcomes).enumerate() {
+            let r = all[p.index];
             match outcome {
                 batch::StepOutcome::Done => done(r, p, applied),
                 batch::StepOutcome::Failed(why) => {
-                    report.results[*index].outcome = Outcome::Failed(why);
-                    return Some(*index);
+                    report.results[p.index].outcome = Outcome::Failed(why);
+                    return Some(p.index);
                 }
                 batch::StepOutcome::Stale => {
                     log::debug!("{}: {}: changed since observed; applying it on its own", session.host(), r.id());
-                    let result = match p.action {
-                        Action::Apply => r.apply(session),
-                        Action::Notify => r.on_notify(session),
-                    };
-                    if let Err(e) = result {
-                        report.results[*index].outcome = Outcome::Failed(format!("{e:#}"));
-                        return Some(*index);
+                    if let Err(e) = run_alone(session, r, p) {
+                        report.results[p.index].outcome = Outcome::Failed(format!("{e:#}"));
+                        return Some(p.index);
                     }
                     done(r, p, applied);
                     pending.drain(..=k);
