@@ -29,13 +29,6 @@ pub const STALE: i32 = 75;
 /// The line a stale script prints on stdout before exiting with [`STALE`].
 pub const STALE_LINE: &str = "hiac: observed state is stale";
 
-/// One change to send: its resource id (for messages) and its script.
-#[derive(Debug, Clone)]
-pub(super) struct Step {
-    pub id: String,
-    pub script: String,
-}
-
 /// What became of one step of a batch.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) enum StepOutcome {
@@ -44,45 +37,42 @@ pub(super) enum StepOutcome {
     Failed(String),
     /// The script found the host changed since it was observed and did nothing.
     Stale,
-    /// An earlier step failed or was stale, so this one did not run.
-    NotRun,
 }
 
-/// Run `steps` in order in one round trip. `Err` only when the batch itself could not be run
-/// or read (connection lost); then it is unknown how far it got.
-pub(super) fn run(session: &Session, steps: &[Step]) -> Result<Vec<StepOutcome>> {
+/// Run `steps` — (resource id, script) — in order in one round trip. The outcomes are those
+/// of the steps that ran, in order: all of them, or up to and including the first that was
+/// not [`StepOutcome::Done`] (nothing after it ran). `Err` only when the batch itself could
+/// not be run or read (connection lost); then it is unknown how far it got.
+pub(super) fn run(session: &Session, steps: &[(String, String)]) -> Result<Vec<StepOutcome>> {
     let marker = random_marker();
-    let sections: Vec<(String, String)> = steps.iter().map(|s| (s.id.clone(), s.script.clone())).collect();
-    let out = session.script_root(&build_sections(&marker, &sections, OnFailure::Stop))?;
+    let out = session.script_root(&build_sections(&marker, steps, OnFailure::Stop))?;
     let mut outcomes = Vec::with_capacity(steps.len());
-    let mut stopped = false;
-    for (i, step) in steps.iter().enumerate() {
-        if stopped {
-            outcomes.push(StepOutcome::NotRun);
-            continue;
-        }
+    for (i, (id, _)) in steps.iter().enumerate() {
         let outcome = match parse_section(&marker, &out.stdout, &out.stderr, i) {
             Some(Ok(o)) if o.status == 0 => StepOutcome::Done,
             Some(Ok(o)) if o.status == STALE && o.stdout.lines().any(|l| l == STALE_LINE) => StepOutcome::Stale,
             Some(Ok(o)) => StepOutcome::Failed(format!(
                 "{}: {} failed (exit {}): {}",
                 session.host(),
-                step.id,
+                id,
                 o.status,
                 crate::secret::redact(&tail(&o.stdout, &o.stderr, 20))
             )),
-            Some(Err(e)) => StepOutcome::Failed(format!("{}: {}: {e:#}", session.host(), step.id)),
+            Some(Err(e)) => StepOutcome::Failed(format!("{}: {}: {e:#}", session.host(), id)),
             // Started and never ended: the batch shell itself died (killed, out of memory).
             None => StepOutcome::Failed(format!(
                 "{}: {} did not finish (batch exit {}): {}",
                 session.host(),
-                step.id,
+                id,
                 out.status,
                 crate::secret::redact(&out.tail(10))
             )),
         };
-        stopped = outcome != StepOutcome::Done;
+        let last = outcome != StepOutcome::Done;
         outcomes.push(outcome);
+        if last {
+            break;
+        }
     }
     Ok(outcomes)
 }

@@ -47,6 +47,14 @@ struct Planned {
     action: Action,
 }
 
+/// Scripted changes waiting to be sent together: the plan entries and, side by side, their
+/// (resource id, script) as [`batch::run`] takes them.
+#[derive(Default)]
+struct Pending<'a> {
+    planned: Vec<&'a Planned>,
+    steps: Vec<(String, String)>,
+}
+
 fn run(session: &Session, resources: &[Box<dyn Resource>], mode: Mode, report: &mut HostReport) {
     let all: Vec<&dyn Resource> = resources.iter().map(|r| r.as_ref()).collect();
     let observed = match observe_list(session, &probes(&all)) {
@@ -136,7 +144,7 @@ fn execute(
     report: &mut HostReport,
 ) -> Vec<usize> {
     let mut applied = Vec::new();
-    let mut batch: Vec<(&Planned, batch::Step)> = Vec::new();
+    let mut batch = Pending::default();
     let mut failed_at: Option<usize> = None;
     for p in plan {
         let r = all[p.index];
@@ -145,7 +153,8 @@ fn execute(
             Action::Notify => r.notify_script(&observed[p.index]),
         };
         if let Some(Ok(script)) = script {
-            batch.push((p, batch::Step { id: r.id(), script }));
+            batch.planned.push(p);
+            batch.steps.push((r.id(), script));
             continue;
         }
         // Not batchable: what is pending goes first, in its own round trip.
@@ -197,25 +206,24 @@ fn done(r: &dyn Resource, p: &Planned, applied: &mut Vec<usize>) {
 fn flush(
     session: &Session,
     all: &[&dyn Resource],
-    batch: &mut Vec<(&Planned, batch::Step)>,
+    batch: &mut Pending,
     applied: &mut Vec<usize>,
     report: &mut HostReport,
 ) -> Option<usize> {
-    let mut pending = std::mem::take(batch);
-    'batches: while !pending.is_empty() {
-        let steps: Vec<batch::Step> = pending.iter().map(|(_, s)| s.clone()).collect();
+    let Pending { mut planned, mut steps } = std::mem::take(batch);
+    'batches: while !steps.is_empty() {
         let outcomes = match batch::run(session, &steps) {
             Ok(o) => o,
             Err(e) => {
                 // The batch did not come back: how far it got is unknown; the next run observes.
-                let first = pending[0].0.index;
-                let ids: Vec<&str> = steps.iter().map(|s| s.id.as_str()).collect();
+                let first = planned[0].index;
+                let ids: Vec<&str> = steps.iter().map(|(id, _)| id.as_str()).collect();
                 report.results[first].outcome =
                     Outcome::Failed(format!("{e:#} (while applying {}; re-run to converge)", ids.join(", ")));
                 return Some(first);
             }
         };
-        for (k, ((p, _), outcome)) in pending.iter().zip(outcomes).enumerate() {
+        for (k, (p, outcome)) in planned.iter().zip(outcomes).enumerate() {
             let r = all[p.index];
             match outcome {
                 batch::StepOutcome::Done => done(r, p, applied),
@@ -230,10 +238,10 @@ fn flush(
                         return Some(p.index);
                     }
                     done(r, p, applied);
-                    pending.drain(..=k);
+                    planned.drain(..=k);
+                    steps.drain(..=k);
                     continue 'batches;
                 }
-                batch::StepOutcome::NotRun => unreachable!("a step after a failure is reported after it"),
             }
         }
         break;

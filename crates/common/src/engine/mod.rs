@@ -101,7 +101,8 @@ pub trait Resource: Send + Sync {
     /// situation cannot be handled automatically (e.g. a directory where a file should be).
     fn evaluate(&self, observed: &Observed) -> anyhow::Result<Status>;
     /// Make it so: few commands, idempotent (it may run on a host that changed meanwhile).
-    /// The engine calls it only when [`Resource::apply_script`] gives no script.
+    /// The engine calls it only when [`Resource::apply_script`] gives no script, or when that
+    /// script found the host changed since the observation (stale).
     fn apply(&self, session: &Session) -> anyhow::Result<()>;
     /// The same change as one self-contained POSIX sh script run as root (stdin /dev/null,
     /// non-zero exit = failed, stderr says why), when it needs nothing from the controller

@@ -8,7 +8,7 @@
 //!
 //! **Prefetch.** Most of a batch's cost on the host is starting programs: a `stat` and a
 //! `sha256sum` per managed file, a `dpkg-query` per package list. A probe may declare what it
-//! will look up with comment lines ([`prefetch_file`], [`prefetch_package`]); the batch then
+//! will look up with comment lines ([`prefetch_file`], [`prefetch_stat`], [`prefetch_package`]); the batch then
 //! runs ONE `stat`, ONE `sha256sum` and ONE `dpkg-query` for all of them up front, and the
 //! probes read the results from shell variables. A probe run on its own (no prelude) does the
 //! work itself, so every probe stays correct alone; the prelude only makes the batch cheaper.
